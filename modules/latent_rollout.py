@@ -1,0 +1,227 @@
+"""The latent rollout of PLUME: K continuous thinking steps through the anchor-guided adapter, then ``<gen_emb>``.
+
+Reads the prefix cache, the anchor ``c(x)`` and ``z(0)`` from :class:`~plume_input.PlumeInput` and, for the whole
+batch at once::
+
+    for k in 1..K:  z~ = A(z(k-1), c(x), k);  z(k) = backbone(inputs_embeds=z~, cache)   # one position per step
+    h = backbone(embed("<eot></think>\\n<gen_emb>"), cache)[:, -1]                        # state at <gen_emb>
+
+Every step continues the M-RoPE positions at ``max(prefix position) + 1 + offset`` on all three axes, per row
+(``position_scheme="official"`` uses the row's cache length instead, as the authors' code does). Gradients flow
+through all K steps. ``reasoning="explicit"`` instead generates the rationale greedily after ``<eot>`` and reads
+the state of the *generated* ``<gen_emb>``; ``reasoning="none"`` leaves the anchor as the embedding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from sentence_transformers.base.modules import Module
+
+from .plume_prompt import EOT, GEN_EMB, LATENT_SUFFIX
+from .source_export import copy_module_sources
+from .transition_adapter import AnchorGuidedTransition
+
+REASONING_MODES = ("latent", "none", "explicit")
+POSITION_SCHEMES = ("default", "official")
+
+
+@dataclass
+class RolloutState:
+    """Where a batch's sequence stands after the prefix: its cache, mask and next position per row."""
+
+    past_key_values: Any
+    attention_mask: torch.Tensor
+    next_position: torch.Tensor
+    offset: int = 0
+
+    def positions(self, length: int) -> torch.Tensor:
+        """3-axis positions (3, B, length) of the next ``length`` tokens."""
+        steps = torch.arange(self.offset, self.offset + length, device=self.next_position.device)
+        return (self.next_position[:, None] + steps[None, :]).unsqueeze(0).expand(3, -1, -1)
+
+
+class LatentRollout(Module):
+    """Runs the latent steps (or the explicit rationale) and the closing suffix on the backbone of module 0.
+
+    Args:
+        hidden_size: The backbone's hidden size D.
+        latent_steps: Default number of latent steps K.
+        reasoning: Default mode, ``"latent"``, ``"none"`` or ``"explicit"``.
+        num_experts: Routed experts of the adapter.
+        top_k: Experts per row.
+        shared_expert: Whether the adapter has the always-on shared expert.
+        num_step_embeddings: Size of the adapter's step-embedding table.
+        expert_dropout: Dropout inside the experts.
+        position_scheme: ``"default"`` (continue after the prefix's largest position) or ``"official"``
+            (continue at the row's cache length, as the authors' released code does).
+        max_new_tokens: Longest rationale generated in ``"explicit"`` mode before ``<gen_emb>`` is forced.
+    """
+
+    config_keys: list[str] = [
+        "hidden_size",
+        "latent_steps",
+        "reasoning",
+        "num_experts",
+        "top_k",
+        "shared_expert",
+        "num_step_embeddings",
+        "expert_dropout",
+        "position_scheme",
+        "max_new_tokens",
+    ]
+    forward_kwargs = {"reasoning", "latent_steps"}
+
+    def __init__(
+        self,
+        hidden_size: int,
+        latent_steps: int = 8,
+        reasoning: str = "latent",
+        num_experts: int = 4,
+        top_k: int = 2,
+        shared_expert: bool = True,
+        num_step_embeddings: int = 32,
+        expert_dropout: float = 0.1,
+        position_scheme: str = "default",
+        max_new_tokens: int = 512,
+    ) -> None:
+        super().__init__()
+        self._check(reasoning, latent_steps)
+        if position_scheme not in POSITION_SCHEMES:
+            raise ValueError(f"position_scheme must be one of {POSITION_SCHEMES}, got {position_scheme!r}")
+        self.hidden_size = hidden_size
+        self.latent_steps = latent_steps
+        self.reasoning = reasoning
+        self.num_experts = num_experts
+        self.top_k = top_k
+        self.shared_expert = shared_expert
+        self.num_step_embeddings = num_step_embeddings
+        self.expert_dropout = expert_dropout
+        self.position_scheme = position_scheme
+        self.max_new_tokens = max_new_tokens
+        self.adapter = AnchorGuidedTransition(
+            hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
+        )
+        self.__dict__["input_module"] = None  # module 0, set by on_model_ready; not a registered submodule
+
+    @staticmethod
+    def _check(reasoning: str, latent_steps: int) -> None:
+        if reasoning not in REASONING_MODES:
+            raise ValueError(f"reasoning must be one of {REASONING_MODES}, got {reasoning!r}")
+        if not isinstance(latent_steps, int) or latent_steps < 0:
+            raise ValueError(f"latent_steps must be a non-negative integer, got {latent_steps!r}")
+
+    def on_model_ready(self, model: Any) -> None:
+        """Reach the backbone of the model's input module (shared, not copied)."""
+        self.__dict__["input_module"] = model[0]
+
+    def start(self, features: dict[str, Any]) -> RolloutState:
+        """The rollout state right after the prefix pass of :class:`PlumeInput`."""
+        mask = features["attention_mask"]
+        if self.position_scheme == "official":
+            next_position = mask.sum(dim=1)
+        else:
+            next_position = features["next_position"]
+        return RolloutState(features["past_key_values"], mask, next_position)
+
+    def extend(self, state: RolloutState, inputs_embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Append ``inputs_embeds`` (B, T, D) to every row's sequence; returns their last-layer states (B, T, D)."""
+        length = inputs_embeds.shape[1]
+        if mask is None:
+            mask = state.attention_mask.new_ones(inputs_embeds.shape[0], length)
+        state.attention_mask = torch.cat([state.attention_mask, mask.to(state.attention_mask.dtype)], dim=1)
+        outputs = self.input_module.run_backbone(
+            state.attention_mask, state.positions(length), state.past_key_values, inputs_embeds=inputs_embeds
+        )
+        state.offset += length
+        return outputs.last_hidden_state
+
+    def rollout(
+        self, state: RolloutState, z: torch.Tensor, anchor: torch.Tensor, num_steps: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run ``num_steps`` latent steps for the whole batch.
+
+        Returns:
+            The last latent state z(K) (B, D), the fed inputs z~ (B, K, D) and the router probabilities (B, K, M).
+        """
+        fed, probs = [], []
+        for step in range(num_steps):
+            z_tilde, step_probs = self.adapter(z, anchor, step)
+            z = self.extend(state, z_tilde.unsqueeze(1))[:, -1]
+            fed.append(z_tilde)
+            probs.append(step_probs)
+        if not fed:
+            empty = z.new_zeros(z.shape[0], 0, z.shape[-1])
+            return z, empty, z.new_zeros(z.shape[0], 0, self.num_experts)
+        return z, torch.stack(fed, dim=1), torch.stack(probs, dim=1)
+
+    def embed_tokens(self, token_ids: torch.Tensor) -> torch.Tensor:
+        return self.input_module.causal_lm.get_input_embeddings()(token_ids)
+
+    def suffix_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        ids = self.input_module.tokenizer(LATENT_SUFFIX, add_special_tokens=False, return_tensors="pt").input_ids
+        return ids.to(device).expand(batch_size, -1)
+
+    def generate(self, state: RolloutState, batch_size: int, device: torch.device) -> torch.Tensor:
+        """Greedy rationale after ``<eot>``; returns the state at each row's first generated ``<gen_emb>``.
+
+        A row that reaches ``max_new_tokens`` (or emits the end-of-turn token) without ``<gen_emb>`` gets
+        ``<gen_emb>`` forced as its next token, so every row ends on a real ``<gen_emb>`` step.
+        """
+        input_module = self.input_module
+        gen_id, eot_id = input_module.token_id(GEN_EMB), input_module.token_id(EOT)
+        end_id, pad_id = input_module.tokenizer.convert_tokens_to_ids("<|im_end|>"), input_module.tokenizer.pad_token_id
+        tokens = torch.full((batch_size,), eot_id, dtype=torch.long, device=device)
+        active = torch.ones(batch_size, dtype=torch.bool, device=device)
+        result = torch.zeros(batch_size, self.hidden_size, device=device)
+        for step in range(self.max_new_tokens + 2):
+            hidden = self.extend(state, self.embed_tokens(tokens)[:, None], active[:, None].long())[:, -1]
+            reached = active & (tokens == gen_id)
+            result = torch.where(reached[:, None], hidden.to(result.dtype), result)
+            active = active & ~reached
+            if not active.any():
+                break
+            next_tokens = self.input_module.causal_lm.lm_head(hidden).argmax(dim=-1)
+            force = (next_tokens == end_id) | (step >= self.max_new_tokens)
+            next_tokens = torch.where(force, torch.full_like(next_tokens, gen_id), next_tokens)
+            tokens = torch.where(active, next_tokens, torch.full_like(next_tokens, pad_id))
+        return result
+
+    def forward(
+        self, features: dict[str, Any], reasoning: str | None = None, latent_steps: int | None = None
+    ) -> dict[str, Any]:
+        """Write ``gen_state`` (latent / explicit) and ``reasoning`` into the features."""
+        reasoning = self.reasoning if reasoning is None else reasoning
+        latent_steps = self.latent_steps if latent_steps is None else latent_steps
+        self._check(reasoning, latent_steps)
+        features["reasoning"] = reasoning
+        if reasoning == "none":
+            return features
+        state = self.start(features)
+        z, anchor = features["bot_state"], features["anchor_embedding"]
+        batch_size, device = z.shape[0], z.device
+        if reasoning == "explicit":
+            features["gen_state"] = self.generate(state, batch_size, device)
+            return features
+        _, fed, probs = self.rollout(state, z, anchor, latent_steps)
+        suffix = self.embed_tokens(self.suffix_ids(batch_size, device))
+        features["gen_state"] = self.extend(state, suffix)[:, -1]
+        features["latent_inputs"] = fed
+        features["router_probs"] = probs
+        return features
+
+    def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+        self.save_config(output_path)
+        self.save_torch_weights(output_path, safe_serialization=safe_serialization)
+        copy_module_sources(type(self), f"{output_path}/..")
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> LatentRollout:
+        hub_kwargs = {
+            key: kwargs[key] for key in ("token", "cache_folder", "revision", "local_files_only") if key in kwargs
+        }
+        module = cls(**cls.load_config(model_name_or_path, subfolder=subfolder, **hub_kwargs))
+        cls.load_torch_weights(model_name_or_path, subfolder=subfolder, model=module, **hub_kwargs)
+        return module

@@ -1,0 +1,211 @@
+"""The multimodal input module of a PLUME model: prompt, preprocessing and the cached prefix pass.
+
+Builds on sentence-transformers' :class:`~sentence_transformers.base.modules.Transformer` for loading and saving
+the Qwen-VL backbone and its processor, and replaces its preprocessing and forward pass:
+
+* ``preprocess`` accepts every input ``encode`` accepts (see :mod:`media`), wraps each in the PLUME prompt
+  (:func:`plume_prompt.render_prompt`, the ST prompt / instruction in front of the text) and runs the processor
+  with the configured pixel budgets and ``num_frames`` uniformly sampled video frames.
+* ``forward`` runs the backbone once over the whole prefix with the KV cache on and explicit M-RoPE positions,
+  and hands on the cache, the prefix hidden states, the anchor ``c(x)`` (state at ``<disc_emb>``), ``z(0)``
+  (state at ``<bot>``) and each row's next position.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from sentence_transformers.base.modules import Transformer
+from transformers import DynamicCache
+
+from .media import MediaOptions, describe, parse_input
+from .plume_prompt import DISC_EMB, PLUME_TOKENS, render_prompt
+from .source_export import copy_module_sources
+
+_VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+
+
+class PlumeInput(Transformer):
+    """Qwen-VL backbone + processor with the PLUME prompt and a cached prefix pass.
+
+    Args:
+        model_name_or_path: Backbone folder or Hub id (a Qwen2-VL, Qwen2.5-VL or Qwen3-VL checkpoint whose
+            tokenizer holds the PLUME tokens; :func:`plume_st.build_plume_model` prepares one).
+        num_frames: Frames sampled uniformly from every video.
+        min_pixels: Minimum pixels per image (``None``: the processor's default).
+        max_pixels: Maximum pixels per image (``None``: the processor's default).
+        video_min_pixels: Minimum pixels per video frame (``None``: the processor's default).
+        video_max_pixels: Maximum pixels per video frame (``None``: the processor's default).
+        max_aspect_ratio: Images more elongated than this are padded with white to it.
+        **kwargs: Passed to :class:`~sentence_transformers.base.modules.Transformer` (``model_kwargs``,
+            ``processor_kwargs``, ``config_kwargs``, ...).
+    """
+
+    config_keys: list[str] = [
+        *Transformer.config_keys,
+        "num_frames",
+        "min_pixels",
+        "max_pixels",
+        "video_min_pixels",
+        "video_max_pixels",
+        "max_aspect_ratio",
+    ]
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        num_frames: int = 8,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        video_min_pixels: int | None = None,
+        video_max_pixels: int | None = None,
+        max_aspect_ratio: float = 150.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["transformer_task"] = "any-to-any"
+        kwargs.setdefault("unpad_inputs", False)
+        super().__init__(model_name_or_path, **kwargs)
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+        self.num_frames = num_frames
+        self.min_pixels = min_pixels
+        self.max_pixels = max_pixels
+        self.video_min_pixels = video_min_pixels
+        self.video_max_pixels = video_max_pixels
+        self.max_aspect_ratio = max_aspect_ratio
+        image_processor = self.processor.image_processor
+        factor = image_processor.patch_size * image_processor.merge_size
+        self.media_options = MediaOptions(num_frames=num_frames, min_side=factor, max_aspect_ratio=max_aspect_ratio)
+
+    def on_model_ready(self, model: Any) -> None:
+        """Check that the tokenizer holds the PLUME tokens the prompt uses."""
+        missing = [token for token in PLUME_TOKENS if self.token_id(token) is None]
+        if missing:
+            raise ValueError(
+                f"The backbone's tokenizer lacks the PLUME tokens {missing}; "
+                "prepare the backbone with plume_st.build_plume_model(backbone)."
+            )
+
+    @property
+    def modalities(self) -> list[str]:
+        """Text, image, video and any combination of them (``message`` lets ST route multimodal dicts)."""
+        return ["text", "image", "video", "message"]
+
+    @property
+    def causal_lm(self) -> torch.nn.Module:
+        """The ``*ForConditionalGeneration`` model (unwrapped from a PEFT wrapper if there is one)."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    def token_id(self, token: str) -> int | None:
+        """The id of a single token, or ``None`` if the tokenizer does not know it."""
+        token_id = self.tokenizer.convert_tokens_to_ids(token)
+        return None if token_id is None or token_id == self.tokenizer.unk_token_id else token_id
+
+    def get_embedding_dimension(self) -> int:
+        return self.causal_lm.config.get_text_config().hidden_size
+
+    def _processor_kwargs(self) -> dict[str, Any]:
+        images_kwargs: dict[str, Any] = {}
+        videos_kwargs: dict[str, Any] = {"do_sample_frames": False, "cap_pixels_per_frame": False}
+        for target, low, high in (
+            (images_kwargs, self.min_pixels, self.max_pixels),
+            (videos_kwargs, self.video_min_pixels, self.video_max_pixels),
+        ):
+            if low is not None or high is not None:
+                size = dict(self.processor.image_processor.size)
+                size.update({k: v for k, v in (("shortest_edge", low), ("longest_edge", high)) if v is not None})
+                target["size"] = size
+        return {"images_kwargs": images_kwargs, "videos_kwargs": videos_kwargs}
+
+    def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Parse, prompt and process a batch of inputs.
+
+        Args:
+            inputs: The batch (str, PIL image, frame list, ``{"text", "image", "video"}`` dict, file paths).
+            prompt: Instruction placed in front of each input's text (ST prompts, ``encode_query``, ...).
+            **kwargs: Ignored (``task`` and other ``encode`` arguments).
+
+        Returns:
+            The processor's tensors (``input_ids``, ``attention_mask``, ``mm_token_type_ids``, pixel values, grids).
+
+        Raises:
+            ValueError, TypeError: For a bad input, naming its index in the batch and the problem.
+        """
+        parsed = []
+        for index, item in enumerate(inputs):
+            try:
+                parsed.append(parse_input(item, self.media_options))
+            except (ValueError, TypeError) as error:
+                raise type(error)(f"Input {index} of the batch ({describe(item)}): {error}") from error
+        texts = [render_prompt((prompt or "") + p.text, len(p.images), len(p.videos)) for p in parsed]
+        images = [image for p in parsed for image in p.images]
+        videos = [video for p in parsed for video in p.videos]
+        features = self.processor(
+            text=texts,
+            images=images or None,
+            videos=videos or None,
+            padding=True,
+            return_tensors="pt",
+            **self._processor_kwargs(),
+        )
+        features = dict(features)
+        if "mm_token_type_ids" not in features:
+            ids = features["input_ids"]
+            features["mm_token_type_ids"] = (ids == self.causal_lm.config.image_token_id).int() + 2 * (
+                ids == self.causal_lm.config.video_token_id
+            ).int()
+        return features
+
+    def prefix_positions(self, features: dict[str, Any]) -> torch.Tensor:
+        """3-axis M-RoPE positions of the (left-padded) prefix, from the backbone's own ``get_rope_index``."""
+        position_ids, _ = self.causal_lm.model.get_rope_index(
+            features["input_ids"],
+            mm_token_type_ids=features["mm_token_type_ids"],
+            image_grid_thw=features.get("image_grid_thw"),
+            video_grid_thw=features.get("video_grid_thw"),
+            second_per_grid_ts=features.get("second_per_grid_ts"),
+            attention_mask=features["attention_mask"],
+        )
+        return position_ids
+
+    def run_backbone(
+        self,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        past_key_values: DynamicCache | None = None,
+        **inputs: Any,
+    ) -> Any:
+        """One cached pass of the language backbone (``input_ids`` or ``inputs_embeds``, plus vision inputs)."""
+        return self.causal_lm.model(
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=past_key_values is not None,
+            return_dict=True,
+            **inputs,
+        )
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Run the prefix pass and hand its cache, anchor and ``z(0)`` on to the latent rollout."""
+        input_ids, attention_mask = features["input_ids"], features["attention_mask"]
+        position_ids = self.prefix_positions(features)
+        cache = DynamicCache(config=self.causal_lm.config.get_text_config())
+        vision = {key: features[key] for key in _VISION_KEYS if features.get(key) is not None}
+        outputs = self.run_backbone(attention_mask, position_ids, cache, input_ids=input_ids, **vision)
+        hidden = outputs.last_hidden_state
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        disc_index = torch.where(input_ids == self.token_id(DISC_EMB), positions, -1).amax(dim=1)
+        features["token_embeddings"] = hidden
+        features["past_key_values"] = outputs.past_key_values
+        features["anchor_embedding"] = hidden[rows, disc_index]
+        features["bot_state"] = hidden[:, -1]
+        features["prefix_position_ids"] = position_ids
+        features["next_position"] = position_ids.amax(dim=(0, 2)) + 1
+        return features
+
+    def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+        super().save(output_path, *args, safe_serialization=safe_serialization, **kwargs)
+        copy_module_sources(type(self), output_path)

@@ -1,0 +1,68 @@
+"""Video classification and video retrieval tasks: annotation rows plus pre-extracted frames to an :class:`EvalTask`.
+
+Frames live in ``video-tasks/frames/<video_cls|video_ret>/<dataset>/<video id>/``; 8 are sampled per video
+(:func:`plume_st.evaluation.frames.sample_frames`).
+
+- Classification (HMDB51, UCF101, K700, Breakfast): columns ``video_id, pos_text``; the video (with the
+  instruction) is the query, the label text the candidate; global over the de-duplicated labels.
+- SmthSmthV2: ``video_id, pos_text, neg_text`` (the candidate labels); local; the first 1000 rows.
+- Retrieval: the caption (with the instruction) is the query, the video (with the target instruction) the
+  candidate; global over the de-duplicated videos. Columns per dataset are in ``RETRIEVAL_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from plume_st.evaluation.frames import sample_frames
+from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.registry import DatasetSpec
+from plume_st.evaluation.task import EvalTask, TaskBuilder
+
+
+def _first(value: Any) -> str:
+    return str(value[0] if isinstance(value, list | tuple) else value)
+
+
+# dataset loader kind -> (video id of a row, caption of a row)
+RETRIEVAL_COLUMNS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    "msrvtt": lambda r: (str(r["video_id"]), str(r["caption"])),
+    "msvd": lambda r: (str(r["video_id"]), _first(r["caption"])),
+    "didemo": lambda r: (Path(str(r["video"])).stem, str(r["caption"])),
+    "vatex": lambda r: (str(r["videoID"]), _first(r["enCap"])),
+    "youcook2": lambda r: (str(r["id"]), str(r["sentence"])),
+}
+
+
+def _video(media_root: Path, video_id: str, instruction: str) -> EvalItem:
+    return EvalItem(instruction=instruction, frames=sample_frames(media_root / video_id), name=video_id)
+
+
+def load_video_cls_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:
+    """Video classification: SmthSmthV2 local (``neg_text`` candidates), the others global over the labels."""
+    builder = TaskBuilder(spec)
+    for row in rows:
+        query = _video(media_root, str(row["video_id"]), spec.query_instruction)
+        label = str(row["pos_text"])
+        if spec.loader == "ssv2":
+            labels = [str(x) for x in row["neg_text"]]
+            if label not in labels:
+                labels.insert(0, label)
+            candidates = [EvalItem(text=x, name=x) for x in labels]
+            builder.add_local(query, candidates, positives=(labels.index(label),))
+        else:
+            builder.add_global(query, [EvalItem(text=label, name=label)])
+    return builder.build()
+
+
+def load_video_retrieval_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:
+    """Text-to-video retrieval: caption queries, global over the de-duplicated videos."""
+    columns = RETRIEVAL_COLUMNS[spec.loader]
+    builder = TaskBuilder(spec)
+    for row in rows:
+        video_id, caption = columns(row)
+        query = EvalItem(instruction=spec.query_instruction, text=caption)
+        builder.add_global(query, [_video(media_root, video_id, spec.target_instruction)])
+    return builder.build()

@@ -1,0 +1,75 @@
+"""Ranking metrics of MMEB-v2: hit@1 and NDCG@5 with linear gain, with ties averaged.
+
+Candidates are ranked by score, descending. Scores within ``TIE_TOLERANCE`` of each other form a tie group, and a
+metric is its expected value over all orders of the tied candidates (every order equally likely). This is
+deterministic and makes uninformative embeddings (all scores equal) score exactly the chance level, whereas
+breaking ties by candidate position would give 100 on tasks whose positive is listed first. The ranked lists written
+to prediction files break ties by candidate position (stable sort).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TIE_TOLERANCE = 1e-6
+
+
+def rank(scores: np.ndarray) -> np.ndarray:
+    """Candidate indices by score descending; equal scores keep candidate order (stable)."""
+    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+
+
+def tie_groups(scores: np.ndarray, tolerance: float = TIE_TOLERANCE) -> list[np.ndarray]:
+    """Ranked candidate indices split into groups of tied scores (each within ``tolerance`` of its group's top)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = rank(scores)
+    groups: list[np.ndarray] = []
+    start = 0
+    for pos in range(1, len(order) + 1):
+        if pos == len(order) or scores[order[start]] - scores[order[pos]] > tolerance:
+            groups.append(order[start:pos])
+            start = pos
+    return groups
+
+
+def hit_at_1(scores: np.ndarray, gains: np.ndarray, tolerance: float = TIE_TOLERANCE) -> float:
+    """Probability that the first-ranked candidate is relevant (gain > 0), ties averaged.
+
+    Args:
+        scores: Similarity of the query to each of its candidates.
+        gains: Relevance of each candidate (0 = not relevant).
+        tolerance: Scores closer than this to the best score tie with it.
+
+    Returns:
+        A value in [0, 1]: the share of relevant candidates in the top tie group.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    top = scores >= scores.max() - tolerance
+    return float((np.asarray(gains)[top] > 0).mean())
+
+
+def dcg(gains_in_rank_order: np.ndarray, k: int) -> float:
+    """Discounted cumulative gain with linear gain: sum of ``gain / log2(position + 1)`` over the first ``k``."""
+    g = np.asarray(gains_in_rank_order, dtype=np.float64)[:k]
+    return float((g / np.log2(np.arange(2, len(g) + 2))).sum())
+
+
+def ndcg_at_k(scores: np.ndarray, gains: np.ndarray, k: int = 5, tolerance: float = TIE_TOLERANCE) -> float:
+    """NDCG@k with linear gain (gain = relevance grade), ties averaged.
+
+    The ideal DCG sorts all of the query's grades (its qrels) descending. Inside a tie group every position gets the
+    group's mean gain, which is the expected DCG over random orders of the group.
+
+    Returns:
+        A value in [0, 1]; 0 when the query has no relevant candidate.
+    """
+    gains = np.asarray(gains, dtype=np.float64)
+    ideal = dcg(np.sort(gains)[::-1], k)
+    if ideal <= 0:
+        return 0.0
+    expected = np.empty(len(gains))
+    pos = 0
+    for group in tie_groups(scores, tolerance):
+        expected[pos : pos + len(group)] = gains[group].mean()
+        pos += len(group)
+    return dcg(expected, k) / ideal

@@ -1,0 +1,94 @@
+"""An evaluation task: queries, a de-duplicated candidate pool, each query's candidates and graded positives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.registry import DatasetSpec
+
+
+@dataclass
+class EvalTask:
+    """What the scorer needs for one dataset.
+
+    Attributes:
+        spec: The dataset.
+        queries: One item per query, in annotation order.
+        candidates: The candidate pool, unique by :attr:`EvalItem.key` (first occurrence kept).
+        query_candidates: Local mode: each query's own candidates as pool indices (de-duplicated, in annotation
+            order). ``None`` in global mode: every query is ranked against the whole pool.
+        relevance: Per query, pool index -> relevance grade (> 0). Hit@1 uses grade > 0; NDCG uses the grade.
+    """
+
+    spec: DatasetSpec
+    queries: list[EvalItem]
+    candidates: list[EvalItem]
+    query_candidates: list[list[int]] | None
+    relevance: list[dict[int, float]]
+
+    def candidates_of(self, query_index: int) -> list[int]:
+        """Pool indices query ``query_index`` is ranked against."""
+        if self.query_candidates is None:
+            return list(range(len(self.candidates)))
+        return self.query_candidates[query_index]
+
+
+class TaskBuilder:
+    """Collects queries and candidates row by row and de-duplicates candidates by identity.
+
+    In local mode use :meth:`add_local`; in global mode :meth:`add_global` (and :meth:`add_corpus` for candidates
+    that no query names, e.g. a document corpus or a label set). A candidate that occurs several times (in one list or
+    across queries) becomes one pool entry; a query's positives are mapped to that entry.
+    """
+
+    def __init__(self, spec: DatasetSpec) -> None:
+        self.spec = spec
+        self._pool: list[EvalItem] = []
+        self._index: dict[str, int] = {}
+        self._queries: list[EvalItem] = []
+        self._lists: list[list[int]] = []
+        self._relevance: list[dict[int, float]] = []
+
+    def add_corpus(self, items: Sequence[EvalItem]) -> list[int]:
+        """Add candidates to the pool; return their pool indices."""
+        out = []
+        for item in items:
+            if item.key not in self._index:
+                self._index[item.key] = len(self._pool)
+                self._pool.append(item)
+            out.append(self._index[item.key])
+        return out
+
+    def add_local(self, query: EvalItem, candidates: Sequence[EvalItem], positives: Sequence[int] = (0,)) -> None:
+        """Add a query ranked against its own ``candidates``; ``positives`` are positions in that list."""
+        if not candidates:
+            raise ValueError(f"{self.spec.name}: query {query.display_name!r} has no candidates.")
+        indices = self.add_corpus(candidates)
+        unique = list(dict.fromkeys(indices))
+        self._append(query, unique, {indices[p]: 1.0 for p in positives})
+
+    def add_global(self, query: EvalItem, relevant: Mapping[EvalItem, float] | Sequence[EvalItem]) -> None:
+        """Add a query ranked against the whole pool; ``relevant`` are its positives (with grades, or all 1)."""
+        grades = relevant if isinstance(relevant, Mapping) else dict.fromkeys(relevant, 1.0)
+        relevance: dict[int, float] = {}
+        for item, grade in grades.items():
+            if grade > 0:
+                idx = self.add_corpus([item])[0]
+                relevance[idx] = max(relevance.get(idx, 0.0), float(grade))
+        self._append(query, [], relevance)
+
+    def _append(self, query: EvalItem, candidates: list[int], relevance: dict[int, float]) -> None:
+        if not relevance:
+            raise ValueError(f"{self.spec.name}: query {query.display_name!r} has no positive candidate.")
+        self._queries.append(query)
+        self._lists.append(candidates)
+        self._relevance.append(relevance)
+
+    def build(self) -> EvalTask:
+        """Return the task (global mode when the spec says so)."""
+        if not self._queries:
+            raise ValueError(f"{self.spec.name}: no queries were loaded.")
+        local = self.spec.candidates == "local"
+        return EvalTask(self.spec, self._queries, self._pool, self._lists if local else None, self._relevance)
