@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ class EvalItem:
         """``"video"``, ``"image"`` or ``"text"``: the modality of the input, for grouping batches."""
         return "video" if self.frames else "image" if self.image else "text"
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable hash of everything that determines the model input (the embedding-cache key)."""
         payload = json.dumps([self.prompt, self.image, list(self.frames or ())], ensure_ascii=False)

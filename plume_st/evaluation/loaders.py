@@ -1,0 +1,59 @@
+"""Load any of the 78 datasets as an :class:`EvalTask`: read its annotations, resolve its media, pick its loader."""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+
+from plume_st.evaluation.annotations import load_rows
+from plume_st.evaluation.loaders_image import load_image_task
+from plume_st.evaluation.loaders_moment import load_moment_task
+from plume_st.evaluation.loaders_video import RETRIEVAL_COLUMNS, load_video_cls_task, load_video_retrieval_task
+from plume_st.evaluation.loaders_video_qa import load_video_qa_task
+from plume_st.evaluation.loaders_visdoc import load_visdoc_task
+from plume_st.evaluation.registry import DatasetSpec
+from plume_st.evaluation.task import EvalTask
+
+ROW_LOADERS = {
+    "image": load_image_task,
+    "video_cls": load_video_cls_task,
+    "ssv2": load_video_cls_task,
+    **dict.fromkeys(RETRIEVAL_COLUMNS, load_video_retrieval_task),
+    **dict.fromkeys(("mvbench", "videomme", "nextqa", "egoschema", "activitynetqa"), load_video_qa_task),
+    "moment": load_moment_task,
+    "momentseeker": load_moment_task,
+}
+
+
+def load_task(
+    spec: DatasetSpec,
+    data_root: Path,
+    annotations_root: Path | None = None,
+    from_hub: bool = False,
+    max_queries: int | None = None,
+) -> EvalTask:
+    """Build one dataset's task.
+
+    Args:
+        spec: The dataset.
+        data_root: The unpacked public MMEB-V2 files (``image-tasks/``, ``video-tasks/``, ``visdoc-tasks/``).
+        annotations_root: Local annotations (default ``data_root / "annotations"``).
+        from_hub: Load annotations that have no local copy from the Hugging Face Hub (network).
+        max_queries: Evaluate only the first queries (default: the dataset's own limit, SmthSmthV2 1000).
+
+    Raises:
+        AnnotationsNotFound: Missing annotations (and ``from_hub`` false).
+        FileNotFoundError: Missing media.
+    """
+    data_root = Path(data_root)
+    annotations_root = Path(annotations_root) if annotations_root else data_root / "annotations"
+    media_root = data_root / spec.media_dir
+    limit = min(x for x in (max_queries, spec.max_queries, 1 << 62) if x is not None)
+    if spec.modality == "visdoc":
+        tables = {
+            t: load_rows(spec, t, annotations_root, from_hub, ["corpus-id"] if t == "corpus" else None)
+            for t in ("queries", "corpus", "qrels")
+        }
+        return load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, limit)
+    rows = load_rows(spec, spec.hf_split, annotations_root, from_hub)
+    return ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root)
