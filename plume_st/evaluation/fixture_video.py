@@ -55,16 +55,16 @@ def _qa(media: MediaWriter, name: str) -> list[dict]:
     video = _Videos(media, f"video_qa/{name}")
     rows = []
     for i in range(3):
-        options = [f"answer {i}-{k}" for k in range(4)]
+        options = [f"{name} answer {i}-{k}" for k in range(4)]
         if name == "Video-MME":
             letters = [f"{'ABCD'[k]}. {o}." for k, o in enumerate(options)]
             rows.append({"videoID": video(f"vid{i}"), "question": f"What happens {i}?", "options": letters,
                          "answer": "ABCD"[(i + 1) % 4], "question_id": f"{i}-1"})  # fmt: skip
         elif name == "NExTQA":
             row = {"video": video(str(4000 + i)), "question": f"why {i}", "answer": i % 5, "qid": i, "type": "CW"}
-            rows.append(row | {f"a{k}": f"option {i}-{k}" for k in range(5)})
+            rows.append(row | {f"a{k}": f"NExTQA option {i}-{k}" for k in range(5)})
         elif name == "EgoSchema":
-            letters = [f"{'ABCDE'[k]}. {o}" for k, o in enumerate(options + [f"answer {i}-4"])]
+            letters = [f"{'ABCDE'[k]}. {o}" for k, o in enumerate(options + [f"{name} answer {i}-4"])]
             rows.append({"video_idx": video(f"ego-{i}"), "question": f"What is C doing {i}?", "option": letters,
                          "answer": str((i + 2) % 5), "question_idx": f"q{i}"})  # fmt: skip
         elif name == "MVBench":
@@ -101,7 +101,7 @@ def _momentseeker(media: MediaWriter) -> list[dict]:
         clips = [f"ms/clip_{i}_{k}.mp4" for k in range(4)]
         for clip in clips:
             media.frames(f"{base}/video_frames/{clip[:-4].replace('/', '_')}", 8)
-        positives = [{"output_path": c} for c in clips[:2 if i == 2 else 1]]
+        positives = [{"output_path": c} for c in clips[: 2 if i == 2 else 1]]
         negatives = [{"output_path": c} for c in clips[len(positives) :]]
         rows.append({"query": f"moment {i}", "input_frames": source, "positive_frames": positives,
                      "negative_frames": negatives})  # fmt: skip

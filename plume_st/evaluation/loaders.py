@@ -54,6 +54,21 @@ def load_task(
             t: load_rows(spec, t, annotations_root, from_hub, ["corpus-id"] if t == "corpus" else None)
             for t in ("queries", "corpus", "qrels")
         }
-        return load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, limit)
-    rows = load_rows(spec, spec.hf_split, annotations_root, from_hub)
-    return ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root)
+        task = load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, limit)
+    else:
+        rows = load_rows(spec, spec.hf_split, annotations_root, from_hub)
+        task = ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root)
+    check_media(task)
+    return task
+
+
+def check_media(task: EvalTask) -> None:
+    """Fail early, naming the first missing file, when images of a task are absent (frames are checked on load).
+
+    Raises:
+        FileNotFoundError: Some image files do not exist.
+    """
+    images = {item.image for item in task.queries + task.candidates if item.image}
+    absent = sorted(p for p in images if not Path(p).is_file())
+    if absent:
+        raise FileNotFoundError(f"{task.spec.name}: {len(absent)} of {len(images)} images missing, e.g. {absent[0]}.")

@@ -1,0 +1,140 @@
+"""Run MMEB-v2 with any sentence-transformers model: load, encode (cached, sharded), score, report.
+
+Output folder::
+
+    OUT/<dataset>_score.json   the dataset's metric (0-100 and as a fraction), query and candidate counts
+    OUT/<dataset>_pred.jsonl   per query: top-10 candidates, positives, the per-query value
+    OUT/report.json|md         per-dataset, per-category, per-modality and All (mean over the 78 datasets)
+    OUT/cache/<dataset>/<query|candidate>/*.npz   embeddings by input hash; a rerun encodes only what is missing
+    OUT/cache/settings.json    model and encode settings the cache was made with (a different one is refused)
+
+Sharding: with ``world_size`` w > 1 (or ``RANK``/``WORLD_SIZE`` in the environment, as set by ``torchrun``), every
+rank encodes its share of each dataset into the cache; rank 0 waits for the other shares, scores and writes the
+report, the other ranks return ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from plume_st.evaluation.embedding_cache import EmbeddingCache
+from plume_st.evaluation.encoding import encode_items
+from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.registry import select_datasets
+from plume_st.evaluation.report import build_report, write_report
+from plume_st.evaluation.scoring import DatasetResult, score_task
+
+logger = logging.getLogger(__name__)
+
+
+def distributed_rank() -> tuple[int, int]:
+    """``(RANK, WORLD_SIZE)`` from the environment (``(0, 1)`` when unset)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _check_settings(out_dir: Path, settings: dict[str, Any], rank: int) -> None:
+    path = out_dir / "cache" / "settings.json"
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != settings:
+            raise ValueError(
+                f"{path} was written with {previous}, this run uses {settings}: its cached embeddings do not apply. "
+                "Choose another output folder or delete its cache/."
+            )
+    elif rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def write_dataset_outputs(out_dir: Path, result: DatasetResult) -> None:
+    """Write ``<name>_score.json`` and ``<name>_pred.jsonl``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{result.name}_score.json").write_text(json.dumps(result.to_json(), indent=2) + "\n", "utf-8")
+    with (out_dir / f"{result.name}_pred.jsonl").open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in result.predictions)
+
+
+def evaluate_mmeb(
+    model: Any,
+    data_root: Path,
+    out_dir: Path,
+    modalities: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    batch_size: int = 16,
+    reasoning: str | None = None,
+    annotations_root: Path | None = None,
+    from_hub: bool = False,
+    rank: int | None = None,
+    world_size: int | None = None,
+    max_queries: int | None = None,
+    model_id: str | None = None,
+    shard_timeout: float = 24 * 3600.0,
+    show_progress_bar: bool = True,
+) -> dict[str, Any] | None:
+    """Evaluate ``model`` on MMEB-v2 datasets and write scores, predictions and the report into ``out_dir``.
+
+    Args:
+        model: A sentence-transformers model (anything with its ``encode``).
+        data_root: The unpacked public MMEB-V2 files (and ``annotations/`` unless ``annotations_root`` is given).
+        out_dir: Output folder; rerunning into the same folder resumes from its embedding cache.
+        modalities: Subset of ``image``, ``video``, ``visdoc`` (default all).
+        datasets: Dataset names (default all of the chosen modalities).
+        batch_size: ``encode`` batch size.
+        reasoning: Passed to ``encode(reasoning=...)`` when given (PLUME: ``latent``, ``none``, ``explicit``).
+        annotations_root: Local annotations folder (default ``data_root/annotations``).
+        from_hub: Load annotations without a local copy from the Hugging Face Hub (network).
+        rank: This process's rank (default from ``RANK``, else 0).
+        world_size: Number of processes (default from ``WORLD_SIZE``, else 1).
+        max_queries: Evaluate only the first queries of each dataset (quick checks; scores then differ from the
+            paper's).
+        model_id: Identifies the model in the cache settings (default: the model's class and name).
+        shard_timeout: Seconds rank 0 waits for the other ranks' embeddings of one dataset.
+        show_progress_bar: Progress over datasets and items.
+
+    Returns:
+        The report dictionary (rank 0) or ``None`` (other ranks).
+    """
+    env_rank, env_world = distributed_rank()
+    rank = env_rank if rank is None else rank
+    world_size = env_world if world_size is None else world_size
+    out_dir, data_root = Path(out_dir), Path(data_root)
+    encode_kwargs = {"reasoning": reasoning} if reasoning else {}
+    model_id = model_id or f"{type(model).__name__}:{getattr(model, 'name_or_path', '')}"
+    _check_settings(out_dir, {"model": model_id, "encode_kwargs": encode_kwargs}, rank)
+    scores: dict[str, float] = {}
+    missing: dict[str, str] = {}
+    specs = select_datasets(modalities, datasets)
+    for spec in tqdm(specs, desc=f"MMEB-v2 (rank {rank})", disable=not show_progress_bar):
+        try:
+            task = load_task(spec, data_root, annotations_root, from_hub, max_queries)
+        except FileNotFoundError as err:
+            missing[spec.name] = str(err)
+            logger.warning("%s is missing: %s", spec.name, err)
+            continue
+        caches = {}
+        for side, items in (("query", task.queries), ("candidate", task.candidates)):
+            caches[side] = EmbeddingCache(out_dir / "cache" / spec.name / side, rank)
+            encode_items(
+                model, items, caches[side], batch_size, rank, world_size, encode_kwargs,
+                show_progress_bar=show_progress_bar, desc=f"{spec.name} {side}",
+            )  # fmt: skip
+        if rank != 0:
+            continue
+        keys = {"query": [q.key for q in task.queries], "candidate": [c.key for c in task.candidates]}
+        for side in caches:
+            caches[side].wait_for(keys[side], shard_timeout)
+        result = score_task(task, caches["query"].get(keys["query"]), caches["candidate"].get(keys["candidate"]))
+        write_dataset_outputs(out_dir, result)
+        scores[spec.name] = result.score
+    if rank != 0:
+        return None
+    report = build_report(scores, missing)
+    write_report(out_dir, report)
+    return report
