@@ -96,7 +96,4 @@ def load_rows(
         return read_table(path, columns)
     if from_hub:
         return _hub_rows(spec, table)
-    raise AnnotationsNotFound(
-        f"{spec.name}: no annotations at {annotations_root / spec.name}/{table}.jsonl|parquet. Download them "
-        f"(`plume_st.evaluation.download.download_annotations`) or allow Hub loading of {spec.hf_repo}."
-    )
+    raise AnnotationsNotFound(f"no annotations at {annotations_root / spec.name}/{table}.jsonl|parquet")

@@ -46,7 +46,7 @@ def _rows_cls_older_convention(media: MediaWriter) -> list[dict]:
 
 
 def _rows_qa(media: MediaWriter) -> list[dict]:
-    answers = ["red", "two", "a dog", "yes", "on the table"]
+    answers = ["red", "two", "a dog", "a bicycle", "on the table"]
     return [
         {
             "qry_inst": "<|image_1|>\nRepresent the given image with the following question:",

@@ -24,6 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from plume_st.evaluation.annotations import AnnotationsNotFound
 from plume_st.evaluation.embedding_cache import EmbeddingCache
 from plume_st.evaluation.encoding import encode_items
 from plume_st.evaluation.loaders import load_task
@@ -114,9 +115,12 @@ def evaluate_mmeb(
     for spec in tqdm(specs, desc=f"MMEB-v2 (rank {rank})", disable=not show_progress_bar):
         try:
             task = load_task(spec, data_root, annotations_root, from_hub, max_queries)
-        except FileNotFoundError as err:
+        except AnnotationsNotFound as err:
             missing[spec.name] = str(err)
-            logger.warning("%s is missing: %s", spec.name, err)
+            continue
+        except FileNotFoundError as err:
+            missing[spec.name] = f"media missing: {err}"
+            logger.warning("%s: media missing: %s", spec.name, err)
             continue
         caches = {}
         for side, items in (("query", task.queries), ("candidate", task.candidates)):
@@ -133,6 +137,11 @@ def evaluate_mmeb(
         result = score_task(task, caches["query"].get(keys["query"]), caches["candidate"].get(keys["candidate"]))
         write_dataset_outputs(out_dir, result)
         scores[spec.name] = result.score
+    if missing:
+        logger.warning(
+            "%d of %d selected datasets are missing (listed in the report); annotations are read from %s%s.",
+            len(missing), len(specs), annotations_root or data_root / "annotations", " or the Hub" if from_hub else "",
+        )  # fmt: skip
     if rank != 0:
         return None
     report = build_report(scores, missing)

@@ -51,7 +51,7 @@ def oracle_table(root, identity, dim: int = 64) -> dict:
         task = load_task(get_dataset(name), root)
         parent = list(range(len(task.queries)))
 
-        def find(i: int) -> int:
+        def find(i: int, parent: list[int] = parent) -> int:
             while parent[i] != i:
                 i = parent[i]
             return i

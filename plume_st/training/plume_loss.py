@@ -1,0 +1,127 @@
+"""``PlumeLoss``: L = L_CE + lambda_gen InfoNCE(gen) + lambda_anc InfoNCE(anchor) + lambda_bal L_bal.
+
+The loss runs the batched training forward (:func:`~plume_st.training.training_forward.training_forward`) for every
+column of the batch at the current curriculum stage, then combines
+
+* ``ce``: next-token cross-entropy of the explicit suffix (remaining rationale, answer, ``\\n<gen_emb>``), the mean
+  over every supervised token of every column;
+* ``gen_infonce``: bidirectional InfoNCE between the queries' and the positives' ``<gen_emb>`` states (extra
+  columns are hard negatives for the query -> document direction);
+* ``anchor_infonce``: the same on the ``<disc_emb>`` anchors;
+* ``balance``: the router balance loss over every row and latent step of every column.
+
+It returns the weighted parts as a dict, so sentence-transformers' trainer logs each part and sums them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .curriculum import CurriculumSchedule
+from .loss_functions import info_nce, router_balance, token_mean, world_size
+from .suffix import SuffixPieces
+from .training_forward import TrainingOutputs, training_forward, unwrap_model
+
+
+class PlumeLoss(nn.Module):
+    """The PLUME training objective.
+
+    Args:
+        model: The PLUME SentenceTransformer.
+        curriculum: The schedule whose current stage sets K and the kept text (``None``: always fully latent,
+            with S = the model's ``latent_steps``).
+        ce_weight: Weight of the cross-entropy term.
+        gen_weight: lambda_gen.
+        anchor_weight: lambda_anc.
+        balance_weight: lambda_bal.
+        temperature: tau of both InfoNCE terms.
+        gather_across_devices: Use every rank's embeddings as in-batch negatives when distributed.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        curriculum: CurriculumSchedule | None = None,
+        ce_weight: float = 1.0,
+        gen_weight: float = 1.0,
+        anchor_weight: float = 1.0,
+        balance_weight: float = 0.1,
+        temperature: float = 0.02,
+        gather_across_devices: bool = True,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        if curriculum is None:
+            curriculum = CurriculumSchedule.final(unwrap_model(model)[1].latent_steps)
+        self.curriculum = curriculum
+        self.ce_weight = ce_weight
+        self.gen_weight = gen_weight
+        self.anchor_weight = anchor_weight
+        self.balance_weight = balance_weight
+        self.temperature = temperature
+        self.gather_across_devices = gather_across_devices
+        self._pieces: SuffixPieces | None = None
+
+    @property
+    def pieces(self) -> SuffixPieces:
+        if self._pieces is None:
+            self._pieces = SuffixPieces.from_tokenizer(unwrap_model(self.model)[0].tokenizer)
+        return self._pieces
+
+    def forward(self, sentence_features: list[dict[str, Any]], labels: torch.Tensor | None = None) -> dict:
+        """The weighted loss parts for one batch (columns: query, positive, optional hard negatives)."""
+        if len(sentence_features) < 2:
+            raise ValueError(f"PlumeLoss needs a query and a positive column, got {len(sentence_features)} column(s)")
+        spec = self.curriculum.spec()
+        outputs = [training_forward(self.model, features, spec, self.pieces) for features in sentence_features]
+        parts = self.combine(outputs)
+        if world_size() > 1 and isinstance(self.model, nn.parallel.DistributedDataParallel):
+            parts["ce"] = parts["ce"] + self._touch_trainable()
+        return parts
+
+    def combine(self, outputs: list[TrainingOutputs]) -> dict[str, torch.Tensor]:
+        """Combine the columns' training outputs into the weighted loss parts."""
+        query, documents = outputs[0], outputs[1:]
+        ce_sum = torch.stack([output.cross_entropy_sum() for output in outputs]).sum()
+        num_tokens = sum(output.num_tokens for output in outputs)
+        return self.parts(
+            query.gen_embedding,
+            torch.cat([output.gen_embedding for output in documents]),
+            query.anchor_embedding,
+            torch.cat([output.anchor_embedding for output in documents]),
+            ce_sum,
+            num_tokens,
+            torch.cat([output.router_probs for output in outputs]),
+        )
+
+    def parts(
+        self,
+        gen_query: torch.Tensor,
+        gen_documents: torch.Tensor,
+        anchor_query: torch.Tensor,
+        anchor_documents: torch.Tensor,
+        ce_sum: torch.Tensor,
+        num_tokens: int | torch.Tensor,
+        router_probs: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The weighted parts from the raw quantities (the GradCache variant calls this on cached tensors)."""
+        gather = self.gather_across_devices
+        return {
+            "ce": self.ce_weight * token_mean(ce_sum, num_tokens),
+            "gen_infonce": self.gen_weight * info_nce(gen_query, gen_documents, self.temperature, gather),
+            "anchor_infonce": self.anchor_weight * info_nce(anchor_query, anchor_documents, self.temperature, gather),
+            "balance": self.balance_weight * router_balance(router_probs),
+        }
+
+    def _touch_trainable(self) -> torch.Tensor:
+        """A zero that depends on every trainable parameter, so DDP's reducer hears from all of them every step
+        (experts no row chose, the merger on a text-only batch, the adapter at stage 0)."""
+        params = [param for param in self.model.parameters() if param.requires_grad]
+        return torch.stack([param.reshape(-1)[:1].sum().float() for param in params]).sum() * 0.0
+
+    @property
+    def citation(self) -> str:
+        return "PLUME: Latent Reasoning Based Universal Multimodal Embedding (arXiv 2604.02073)"

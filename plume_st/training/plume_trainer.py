@@ -1,0 +1,74 @@
+"""``PlumeTrainer``: sentence-transformers' trainer with PLUME's collator, loss and curriculum callback by default.
+
+Everything else (optimizer, schedule, mixed precision, DDP / DeepSpeed through accelerate, checkpoints, logging)
+is ``SentenceTransformerTrainer``'s own. The logs gain ``stage`` and ``latent_steps``; the loss parts are logged
+by the base trainer because :class:`~plume_st.training.plume_loss.PlumeLoss` returns a dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentence_transformers import SentenceTransformerTrainer
+
+from .collator import PlumeDataCollator
+from .curriculum import CurriculumSchedule
+from .curriculum_callback import CurriculumCallback
+from .plume_loss import PlumeLoss
+
+
+class PlumeTrainer(SentenceTransformerTrainer):
+    """Trains a PLUME model through the explicit-to-latent curriculum.
+
+    Args:
+        model: The PLUME SentenceTransformer.
+        args: ``SentenceTransformerTrainingArguments``.
+        train_dataset: ``query`` / ``positive`` side columns (a ``DatasetDict`` draws each batch from one part).
+        curriculum: The stage schedule (default: ratios 0, .25, .5, .75, 1 over S = the model's ``latent_steps``).
+        loss: Default ``PlumeLoss(model, curriculum)``; a loss with a ``curriculum`` attribute shares it.
+        data_collator: Default :class:`PlumeDataCollator` for the model.
+        reset_optimizer: Clear the optimizer's moments at each stage switch.
+        **kwargs: Passed to ``SentenceTransformerTrainer``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        args: Any = None,
+        train_dataset: Any = None,
+        curriculum: CurriculumSchedule | None = None,
+        loss: Any = None,
+        data_collator: Any = None,
+        reset_optimizer: bool = True,
+        callbacks: list | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if loss is not None and getattr(loss, "curriculum", None) is not None:
+            curriculum = loss.curriculum if curriculum is None else curriculum
+        if curriculum is None:
+            curriculum = CurriculumSchedule(num_segments=model[1].latent_steps)
+        if loss is None:
+            loss = PlumeLoss(model, curriculum)
+        loss.curriculum = curriculum
+        if data_collator is None:
+            data_collator = PlumeDataCollator(
+                preprocess_fn=model[0].preprocess, tokenizer=model[0].tokenizer, num_segments=curriculum.num_segments
+            )
+        self.curriculum = curriculum
+        self.curriculum_callback = CurriculumCallback(curriculum, reset_optimizer=reset_optimizer)
+        callbacks = [*(callbacks or []), self.curriculum_callback]
+        super().__init__(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            loss=loss,
+            data_collator=data_collator,
+            callbacks=callbacks,
+            **kwargs,
+        )
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:
+            spec = self.curriculum.spec()
+            logs = {**logs, "stage": spec.stage, "latent_steps": spec.num_latent}
+        super().log(logs, start_time)
