@@ -126,7 +126,9 @@ class LatentRollout(Module):
             next_position = features["next_position"]
         return RolloutState(features["past_key_values"], mask, next_position)
 
-    def extend(self, state: RolloutState, inputs_embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def extend(
+        self, state: RolloutState, inputs_embeds: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Append ``inputs_embeds`` (B, T, D) to every row's sequence; returns their last-layer states (B, T, D)."""
         length = inputs_embeds.shape[1]
         if mask is None:
@@ -172,7 +174,10 @@ class LatentRollout(Module):
         """
         input_module = self.input_module
         gen_id, eot_id = input_module.token_id(GEN_EMB), input_module.token_id(EOT)
-        end_id, pad_id = input_module.tokenizer.convert_tokens_to_ids("<|im_end|>"), input_module.tokenizer.pad_token_id
+        end_id, pad_id = (
+            input_module.tokenizer.convert_tokens_to_ids("<|im_end|>"),
+            input_module.tokenizer.pad_token_id,
+        )
         tokens = torch.full((batch_size,), eot_id, dtype=torch.long, device=device)
         active = torch.ones(batch_size, dtype=torch.bool, device=device)
         result = torch.zeros(batch_size, self.hidden_size, device=device)

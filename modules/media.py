@@ -183,8 +183,10 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
     if isinstance(item, Image.Image):
         return ParsedInput(images=[load_image(item, options)])
     if isinstance(item, (list, tuple)):
-        if item and all(isinstance(frame, (Image.Image, str, os.PathLike)) for frame in item) and not any(
-            isinstance(frame, str) and not _looks_like_path(frame, IMAGE_EXTENSIONS) for frame in item
+        if (
+            item
+            and all(isinstance(frame, (Image.Image, str, os.PathLike)) for frame in item)
+            and not any(isinstance(frame, str) and not _looks_like_path(frame, IMAGE_EXTENSIONS) for frame in item)
         ):
             return ParsedInput(videos=[load_video(list(item), options)])
         if not item:

@@ -8,7 +8,6 @@ import pytest
 import torch
 from drawing import draw_frames, draw_image
 from PIL import Image
-
 from plume_st.modules.media import MediaOptions, normalise_image, to_rgb
 
 
@@ -97,13 +96,19 @@ def test_non_rgb_modes_embed_like_their_documented_rgb_conversion(model):
     rgb = draw_image(5)
     gray = rgb.convert("L")
     transparent = Image.new("RGBA", (64, 48), (10, 200, 30, 0))
-    sixteen = Image.fromarray((np.asarray(gray, dtype=np.uint16) * 257))
+    sixteen = Image.fromarray(np.asarray(gray, dtype=np.uint16) * 257)
     floating = Image.fromarray(np.asarray(gray, dtype=np.float32) / 255.0)
     cmyk = rgb.convert("CMYK")
     palette = rgb.convert("P")
     items = [gray, transparent, sixteen, floating, cmyk, palette]
-    converted = [gray.convert("RGB"), Image.new("RGB", (64, 48), (255, 255, 255)), gray.convert("RGB"),
-                 gray.convert("RGB"), cmyk.convert("RGB"), palette.convert("RGB")]
+    converted = [
+        gray.convert("RGB"),
+        Image.new("RGB", (64, 48), (255, 255, 255)),
+        gray.convert("RGB"),
+        gray.convert("RGB"),
+        cmyk.convert("RGB"),
+        palette.convert("RGB"),
+    ]
     torch.testing.assert_close(_encode(model, items), _encode(model, converted), atol=1e-4, rtol=0)
     assert to_rgb(sixteen).getpixel((3, 3)) == gray.convert("RGB").getpixel((3, 3))
 
@@ -117,4 +122,6 @@ def test_tiny_and_elongated_images_are_converted(model):
     assert padded.size[0] / padded.size[1] <= 150
     embeddings = _encode(model, [one_pixel, sliver, Image.new("RGB", (2, 900), (0, 255, 0))])
     assert embeddings.shape == (3, 64) and torch.isfinite(embeddings).all()
-    torch.testing.assert_close(embeddings[0], _encode(model, [normalise_image(one_pixel, options)])[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        embeddings[0], _encode(model, [normalise_image(one_pixel, options)])[0], atol=1e-4, rtol=0
+    )

@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from drawing import draw_frames, draw_image
-
 from plume_st.modules.plume_prompt import DISC_EMB, EOT, GEN_EMB
 
 
@@ -38,8 +37,10 @@ def _prefix_reference(model, item) -> tuple[torch.Tensor, torch.Tensor]:
     lm = input_module.causal_lm
     features = input_module.preprocess([item])
     positions, _ = lm.model.get_rope_index(
-        features["input_ids"], mm_token_type_ids=features["mm_token_type_ids"],
-        image_grid_thw=features.get("image_grid_thw"), attention_mask=features["attention_mask"],
+        features["input_ids"],
+        mm_token_type_ids=features["mm_token_type_ids"],
+        image_grid_thw=features.get("image_grid_thw"),
+        attention_mask=features["attention_mask"],
     )
     vision = {k: features[k] for k in ("pixel_values", "image_grid_thw") if k in features}
     out = lm.model(input_ids=features["input_ids"], position_ids=positions, use_cache=False, **vision)

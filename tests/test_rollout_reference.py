@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
-from plume_st.modules.plume_prompt import DISC_EMB, LATENT_SUFFIX
-
 from conftest import FAMILIES
 from drawing import draw_image
+from plume_st.modules.plume_prompt import DISC_EMB, LATENT_SUFFIX
 
 
 def uncached_reference(model, item, num_steps: int, position_scheme: str = "default") -> torch.Tensor:
@@ -22,7 +20,11 @@ def uncached_reference(model, item, num_steps: int, position_scheme: str = "defa
     lm = input_module.causal_lm
     features = input_module.preprocess([item])
     ids = features["input_ids"]
-    vision = {k: features[k] for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw") if k in features}
+    vision = {
+        k: features[k]
+        for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+        if k in features
+    }
     positions, _ = lm.model.get_rope_index(
         ids,
         mm_token_type_ids=features["mm_token_type_ids"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from plume_st.modules.transition_adapter import AnchorGuidedTransition, balance_loss
 
 
@@ -98,7 +97,9 @@ def test_top1_routing_uses_single_expert():
 
 
 def test_balance_loss_formula():
-    probs = torch.tensor([[[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]], [[0.25, 0.25, 0.25, 0.25], [0.1, 0.1, 0.1, 0.7]]])
+    probs = torch.tensor(
+        [[[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]], [[0.25, 0.25, 0.25, 0.25], [0.1, 0.1, 0.1, 0.7]]]
+    )
     mean = [(0.7 + 0.1 + 0.25 + 0.1) / 4, (0.1 + 0.7 + 0.25 + 0.1) / 4, (0.1 + 0.1 + 0.25 + 0.1) / 4]
     mean.append(1 - sum(mean))
     expected = sum((m - 0.25) ** 2 for m in mean) / 4

@@ -109,10 +109,10 @@ def read_ume_sft(
             raise ValueError(f"{path}, line {number}: malformed UME-R1 record: {error!r}") from error
         name = str(record.get("dataset_name", "default")) if by_dataset else "all"
         groups.setdefault(name, []).append(row)
+    if not groups:
+        raise ValueError(f"no records in {paths}")
     datasets = {name: Dataset.from_list(rows, features=PAIR_FEATURES) for name, rows in groups.items()}
-    if by_dataset:
-        return DatasetDict(datasets)
-    return datasets.get("all", Dataset.from_list([], features=PAIR_FEATURES))
+    return DatasetDict(datasets) if by_dataset else datasets["all"]
 
 
 def side_input(side: dict[str, Any]) -> dict[str, Any]:
