@@ -206,6 +206,9 @@ class PlumeInput(Transformer):
         features["next_position"] = position_ids.amax(dim=(0, 2)) + 1
         return features
 
+    def __repr__(self) -> str:
+        return f"PlumeInput({dict(self.get_config_dict(), architecture=type(self.causal_lm).__name__)})"
+
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
         super().save(output_path, *args, safe_serialization=safe_serialization, **kwargs)
         copy_module_sources(type(self), output_path)
