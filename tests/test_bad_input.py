@@ -8,6 +8,7 @@ import pytest
 import torch
 from drawing import draw_frames, draw_image
 from PIL import Image
+
 from plume_st.modules.media import MediaOptions, normalise_image, to_rgb
 
 

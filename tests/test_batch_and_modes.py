@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from drawing import draw_frames, draw_image
+
 from plume_st.modules.plume_prompt import DISC_EMB, EOT, GEN_EMB
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from conftest import FAMILIES
 from drawing import draw_image
+
 from plume_st.modules.plume_prompt import DISC_EMB, LATENT_SUFFIX
 
 

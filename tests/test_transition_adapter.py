@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from plume_st.modules.transition_adapter import AnchorGuidedTransition, balance_loss
 
 
