@@ -120,7 +120,7 @@ def uniform_indices(total: int, count: int) -> list[int]:
 
 
 def decode_video_file(path: str, num_frames: int) -> list[Image.Image]:
-    """Decode ``num_frames`` uniformly spaced frames of a video file with PyAV."""
+    """Decode ``num_frames`` uniformly spaced frames of a video file with PyAV (only those are converted)."""
     try:
         import av
     except ImportError as error:
@@ -131,12 +131,23 @@ def decode_video_file(path: str, num_frames: int) -> list[Image.Image]:
         with av.open(path) as container:
             if not container.streams.video:
                 raise ValueError(f"video file {path!r} has no video stream")
-            frames = [frame.to_image() for frame in container.decode(video=0)]
+            stream = container.streams.video[0]
+            total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
+        if total == 0:
+            raise ValueError(f"video file {path!r} has zero frames")
+        wanted = uniform_indices(total, num_frames)
+        keep, frames = set(wanted), []
+        with av.open(path) as container:
+            for position, frame in enumerate(container.decode(video=0)):
+                if position in keep:
+                    frames.append(frame.to_image())
+                if position >= wanted[-1]:
+                    break
     except av.FFmpegError as error:
         raise ValueError(f"cannot decode video file {path!r}: {error}") from error
     if not frames:
-        raise ValueError(f"video file {path!r} has zero frames")
-    return [frames[i] for i in uniform_indices(len(frames), num_frames)]
+        raise ValueError(f"video file {path!r} has zero decodable frames")
+    return frames
 
 
 def load_video(value: Any, options: MediaOptions) -> list[Image.Image]:

@@ -126,3 +126,16 @@ def test_tiny_and_elongated_images_are_converted(model):
     torch.testing.assert_close(
         embeddings[0], _encode(model, [normalise_image(one_pixel, options)])[0], atol=1e-4, rtol=0
     )
+
+
+def test_video_file_frames_are_the_uniform_sample(tmp_path):
+    from plume_st.modules.media import decode_video_file
+
+    colours = [Image.new("RGB", (32, 32), (min(255, 12 * i), 0, 0)) for i in range(20)]
+    clip = tmp_path / "ramp.mp4"
+    _write_video(clip, colours)
+    frames = decode_video_file(str(clip), 8)
+    reds = [frame.getpixel((16, 16))[0] for frame in frames]
+    expected = [12 * i for i in [0, 3, 5, 8, 11, 14, 16, 19]]
+    assert len(frames) == 8
+    assert max(abs(a - b) for a, b in zip(reds, expected)) <= 6  # lossy codec
