@@ -1,18 +1,30 @@
-"""plume-st: PLUME latent-reasoning universal multimodal embeddings for sentence-transformers."""
+"""plume-st: PLUME latent-reasoning universal multimodal embeddings for sentence-transformers.
 
-from plume_st.backbones.tiny import build_tiny_backbone
-from plume_st.build import add_plume_tokens, build_plume_model
-from plume_st.model import PlumeSentenceTransformer
-from plume_st.modules import AnchorGuidedTransition, LatentRollout, PlumeInput, PlumePooling, balance_loss
+The public names are imported lazily, so ``import plume_st`` (and the command line) start fast.
+"""
 
-__all__ = [
-    "AnchorGuidedTransition",
-    "LatentRollout",
-    "PlumeInput",
-    "PlumePooling",
-    "PlumeSentenceTransformer",
-    "add_plume_tokens",
-    "balance_loss",
-    "build_plume_model",
-    "build_tiny_backbone",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AnchorGuidedTransition": "plume_st.modules",
+    "LatentRollout": "plume_st.modules",
+    "PlumeInput": "plume_st.modules",
+    "PlumePooling": "plume_st.modules",
+    "balance_loss": "plume_st.modules",
+    "PlumeSentenceTransformer": "plume_st.model",
+    "add_plume_tokens": "plume_st.build",
+    "build_plume_model": "plume_st.build",
+    "build_tiny_backbone": "plume_st.backbones.tiny",
+    "render_pdf_pages": "plume_st.documents",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'plume_st' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

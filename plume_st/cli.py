@@ -59,5 +59,13 @@ def demo(
     run_demo(out, family=family)
 
 
+def _register_subcommands() -> None:
+    from plume_st.evaluation.cli import register as register_eval
+
+    register_eval(app)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     app()

@@ -80,7 +80,7 @@ class EmbeddingCache:
             raise KeyError(f"{len(missing)} items have no cached embedding (first: {missing[0]}).")
         return np.stack([self._vectors[k] for k in keys])
 
-    def wait_for(self, keys: Sequence[str], timeout: float, poll: float = 1.0) -> None:
+    def wait_for(self, keys: Sequence[str], timeout: float, poll: float = 0.2) -> None:
         """Re-read the folder until every key has a vector (other ranks encode their shards meanwhile).
 
         Raises:

@@ -45,7 +45,7 @@ def load_task(
         AnnotationsNotFound: Missing annotations (and ``from_hub`` false).
         FileNotFoundError: Missing media.
     """
-    data_root = Path(data_root)
+    data_root = Path(data_root).resolve()  # cache keys hold media paths: spell the same folder the same way
     annotations_root = Path(annotations_root) if annotations_root else data_root / "annotations"
     media_root = data_root / spec.media_dir
     limit = min(x for x in (max_queries, spec.max_queries, 1 << 62) if x is not None)

@@ -19,16 +19,36 @@ def rank(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
+def top_ranked(scores: np.ndarray, k: int, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """A prefix of :func:`rank` that holds the first ``k`` positions and every tie group reaching into them.
+
+    Only candidates scoring at least the k-th best score minus ``tolerance`` can be part of those groups, so only they
+    are sorted: large global pools are ranked in linear time.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(scores) <= 4 * k:
+        return rank(scores)
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    subset = np.flatnonzero(scores >= kth - tolerance)
+    return subset[rank(scores[subset])]
+
+
+def _group_end(ranked_scores: np.ndarray, start: int, tolerance: float) -> int:
+    """End (exclusive) of the tie group that starts at ``start`` in scores sorted descending."""
+    ascending = -ranked_scores
+    return int(np.searchsorted(ascending, ascending[start] + tolerance, side="right"))
+
+
 def tie_groups(scores: np.ndarray, tolerance: float = TIE_TOLERANCE) -> list[np.ndarray]:
     """Ranked candidate indices split into groups of tied scores (each within ``tolerance`` of its group's top)."""
     scores = np.asarray(scores, dtype=np.float64)
     order = rank(scores)
-    groups: list[np.ndarray] = []
-    start = 0
-    for pos in range(1, len(order) + 1):
-        if pos == len(order) or scores[order[start]] - scores[order[pos]] > tolerance:
-            groups.append(order[start:pos])
-            start = pos
+    ranked = scores[order]
+    groups, start = [], 0
+    while start < len(order):
+        end = _group_end(ranked, start, tolerance)
+        groups.append(order[start:end])
+        start = end
     return groups
 
 
@@ -67,9 +87,13 @@ def ndcg_at_k(scores: np.ndarray, gains: np.ndarray, k: int = 5, tolerance: floa
     ideal = dcg(np.sort(gains)[::-1], k)
     if ideal <= 0:
         return 0.0
-    expected = np.empty(len(gains))
-    pos = 0
-    for group in tie_groups(scores, tolerance):
-        expected[pos : pos + len(group)] = gains[group].mean()
-        pos += len(group)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = top_ranked(scores, k, tolerance)
+    ranked = scores[order]
+    expected = np.empty(min(k, len(gains)))
+    start = 0
+    while start < len(expected):  # only the groups that reach into the top k
+        end = _group_end(ranked, start, tolerance)
+        expected[start:end] = gains[order[start:end]].mean()
+        start = end
     return dcg(expected, k) / ideal

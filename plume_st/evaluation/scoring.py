@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, rank
+from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, top_ranked
 from plume_st.evaluation.task import EvalTask
 
 PREDICTIONS_TOP_K = 10
@@ -51,6 +51,18 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def _gains(relevance: dict[int, float], cands: np.ndarray, whole_pool: bool) -> np.ndarray:
+    """Relevance of each candidate of a query (0 for non-positives), vectorised for large global pools."""
+    gains = np.zeros(len(cands))
+    if whole_pool:  # cands is arange(pool size)
+        gains[list(relevance)] = list(relevance.values())
+    else:
+        position = {int(c): j for j, c in enumerate(cands)}
+        for idx, grade in relevance.items():
+            gains[position[idx]] = grade
+    return gains
+
+
 def score_task(task: EvalTask, query_emb: np.ndarray, cand_emb: np.ndarray, chunk: int = 1024) -> DatasetResult:
     """Rank each query's candidates by cosine similarity and average the dataset's metric.
 
@@ -71,17 +83,18 @@ def score_task(task: EvalTask, query_emb: np.ndarray, cand_emb: np.ndarray, chun
     q, c = _normalize(query_emb), _normalize(cand_emb)
     metric = task.spec.metric
     values, records, sizes = [], [], []
+    whole_pool = np.arange(len(task.candidates))
     for start in range(0, len(q), chunk):
         sims = q[start : start + chunk] @ c.T
         for offset, row in enumerate(sims):
             qi = start + offset
-            cands = np.asarray(task.candidates_of(qi))
+            cands = whole_pool if task.query_candidates is None else np.asarray(task.query_candidates[qi])
             scores = row[cands]
-            gains = np.array([task.relevance[qi].get(int(i), 0.0) for i in cands])
+            gains = _gains(task.relevance[qi], cands, task.query_candidates is None)
             value = hit_at_1(scores, gains) if metric == "hit@1" else ndcg_at_k(scores, gains, k=5)
             values.append(value)
             sizes.append(len(cands))
-            top = cands[rank(scores)[:PREDICTIONS_TOP_K]]
+            top = cands[top_ranked(scores, PREDICTIONS_TOP_K)[:PREDICTIONS_TOP_K]]
             records.append(
                 {
                     "query": task.queries[qi].display_name,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from plume_st.evaluation.items import EvalItem
-from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, rank, tie_groups
+from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, rank, tie_groups, top_ranked
 from plume_st.evaluation.registry import get_dataset
 from plume_st.evaluation.scoring import score_task
 from plume_st.evaluation.task import TaskBuilder
@@ -97,3 +97,16 @@ def test_local_mode_collapses_duplicate_candidates_and_scores_ties_at_chance():
     constant = score_task(task, np.ones((2, 3)), np.ones((3, 3)))
     assert constant.score == pytest.approx(100 * (1 / 3 + 1 / 2) / 2)
     assert constant.num_candidates == 2.5
+
+
+def test_top_ranked_is_a_prefix_of_the_full_ranking_with_whole_tie_groups():
+    scores = np.array([0.1] * 30 + [0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.2] + [0.1] * 10)
+    top = top_ranked(scores, k=3)
+    assert top.tolist() == rank(scores)[:6].tolist() == [30, 31, 32, 33, 34, 35]  # the 0.5 group is kept whole
+    gains = np.zeros(len(scores))
+    gains[[31, 40]] = [1, 1]
+    # positions 2-5 share the 0.5 group's mean gain 1/5; the other positive is in the 0.1 tail (beyond the top 5)
+    expected = (0.2 / math.log2(3) + 0.2 / math.log2(4) + 0.2 / math.log2(5) + 0.2 / math.log2(6)) / (
+        1 + 1 / math.log2(3)
+    )
+    assert ndcg_at_k(scores, gains) == pytest.approx(expected)
