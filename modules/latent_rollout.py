@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import Module
 
-from .plume_prompt import EOT, GEN_EMB, LATENT_SUFFIX
+from .explicit_rationale import generate_rationale
+from .plume_prompt import LATENT_SUFFIX
 from .source_export import copy_module_sources
 from .transition_adapter import AnchorGuidedTransition
 
@@ -105,6 +106,7 @@ class LatentRollout(Module):
             hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
         )
         self.__dict__["input_module"] = None  # module 0, set by on_model_ready; not a registered submodule
+        self.__dict__["_suffix_ids"] = None
 
     @staticmethod
     def _check(reasoning: str, latent_steps: int) -> None:
@@ -116,6 +118,7 @@ class LatentRollout(Module):
     def on_model_ready(self, model: Any) -> None:
         """Reach the backbone of the model's input module (shared, not copied)."""
         self.__dict__["input_module"] = model[0]
+        self.__dict__["_suffix_ids"] = None
 
     def start(self, features: dict[str, Any]) -> RolloutState:
         """The rollout state right after the prefix pass of :class:`PlumeInput`."""
@@ -163,36 +166,13 @@ class LatentRollout(Module):
         return self.input_module.causal_lm.get_input_embeddings()(token_ids)
 
     def suffix_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:
-        ids = self.input_module.tokenizer(LATENT_SUFFIX, add_special_tokens=False, return_tensors="pt").input_ids
-        return ids.to(device).expand(batch_size, -1)
-
-    def generate(self, state: RolloutState, batch_size: int, device: torch.device) -> torch.Tensor:
-        """Greedy rationale after ``<eot>``; returns the state at each row's first generated ``<gen_emb>``.
-
-        A row that reaches ``max_new_tokens`` (or emits the end-of-turn token) without ``<gen_emb>`` gets
-        ``<gen_emb>`` forced as its next token, so every row ends on a real ``<gen_emb>`` step.
-        """
-        input_module = self.input_module
-        gen_id, eot_id = input_module.token_id(GEN_EMB), input_module.token_id(EOT)
-        end_id, pad_id = (
-            input_module.tokenizer.convert_tokens_to_ids("<|im_end|>"),
-            input_module.tokenizer.pad_token_id,
-        )
-        tokens = torch.full((batch_size,), eot_id, dtype=torch.long, device=device)
-        active = torch.ones(batch_size, dtype=torch.bool, device=device)
-        result = torch.zeros(batch_size, self.hidden_size, device=device)
-        for step in range(self.max_new_tokens + 2):
-            hidden = self.extend(state, self.embed_tokens(tokens)[:, None], active[:, None].long())[:, -1]
-            reached = active & (tokens == gen_id)
-            result = torch.where(reached[:, None], hidden.to(result.dtype), result)
-            active = active & ~reached
-            if not active.any():
-                break
-            next_tokens = self.input_module.causal_lm.lm_head(hidden).argmax(dim=-1)
-            force = (next_tokens == end_id) | (step >= self.max_new_tokens)
-            next_tokens = torch.where(force, torch.full_like(next_tokens, gen_id), next_tokens)
-            tokens = torch.where(active, next_tokens, torch.full_like(next_tokens, pad_id))
-        return result
+        """The ids of ``<eot></think>\n<gen_emb>`` for every row (tokenised once)."""
+        if self.__dict__.get("_suffix_ids") is None:
+            tokenizer = self.input_module.tokenizer
+            self.__dict__["_suffix_ids"] = tokenizer(
+                LATENT_SUFFIX, add_special_tokens=False, return_tensors="pt"
+            ).input_ids
+        return self.__dict__["_suffix_ids"].to(device).expand(batch_size, -1)
 
     def forward(
         self, features: dict[str, Any], reasoning: str | None = None, latent_steps: int | None = None
@@ -203,18 +183,20 @@ class LatentRollout(Module):
         self._check(reasoning, latent_steps)
         features["reasoning"] = reasoning
         if reasoning == "none":
+            features.pop("past_key_values", None)
             return features
         state = self.start(features)
         z, anchor = features["bot_state"], features["anchor_embedding"]
         batch_size, device = z.shape[0], z.device
         if reasoning == "explicit":
-            features["gen_state"] = self.generate(state, batch_size, device)
-            return features
-        _, fed, probs = self.rollout(state, z, anchor, latent_steps)
-        suffix = self.embed_tokens(self.suffix_ids(batch_size, device))
-        features["gen_state"] = self.extend(state, suffix)[:, -1]
-        features["latent_inputs"] = fed
-        features["router_probs"] = probs
+            features["gen_state"] = generate_rationale(self, state, batch_size, device)
+        else:
+            _, fed, probs = self.rollout(state, z, anchor, latent_steps)
+            suffix = self.embed_tokens(self.suffix_ids(batch_size, device))
+            features["gen_state"] = self.extend(state, suffix)[:, -1]
+            features["latent_inputs"] = fed
+            features["router_probs"] = probs
+        features.pop("past_key_values")  # the batch's cache is spent; do not hand it to encode's outputs
         return features
 
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:

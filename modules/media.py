@@ -23,12 +23,29 @@ INPUT_KEYS = frozenset({"text", "image", "video"})
 
 
 @dataclass
+class Video:
+    """Sampled frames of a video and their timing (for the M-RoPE time axis and Qwen3-VL's timestamps).
+
+    Args:
+        frames: The sampled RGB frames.
+        fps: Frame rate of the source (a file's own rate; ``MediaOptions.frame_list_fps`` for a frame list).
+        total_frames: Frames in the source.
+        indices: Source index of every sampled frame.
+    """
+
+    frames: list[Image.Image]
+    fps: float
+    total_frames: int
+    indices: list[int]
+
+
+@dataclass
 class ParsedInput:
-    """One input, normalised: its text, its RGB images and its videos (each a list of RGB frames)."""
+    """One input, normalised: its text, its RGB images and its videos."""
 
     text: str = ""
     images: list[Image.Image] = field(default_factory=list)
-    videos: list[list[Image.Image]] = field(default_factory=list)
+    videos: list[Video] = field(default_factory=list)
 
 
 @dataclass
@@ -39,11 +56,13 @@ class MediaOptions:
         num_frames: Frames sampled uniformly from every video.
         min_side: Images (and frames) with a shorter side are upscaled to it.
         max_aspect_ratio: Images more elongated than this are padded with white to it.
+        frame_list_fps: Frame rate assumed for a video given as a frame list (2 fps, the qwen-vl-utils default).
     """
 
     num_frames: int = 8
     min_side: int = 28
     max_aspect_ratio: float = 150.0
+    frame_list_fps: float = 2.0
 
 
 def describe(item: Any, limit: int = 80) -> str:
@@ -119,8 +138,12 @@ def uniform_indices(total: int, count: int) -> list[int]:
     return np.linspace(0, total - 1, count).round().astype(int).tolist()
 
 
-def decode_video_file(path: str, num_frames: int) -> list[Image.Image]:
-    """Decode ``num_frames`` uniformly spaced frames of a video file with PyAV (only those are converted)."""
+def decode_video_file(path: str, num_frames: int) -> tuple[list[Image.Image], float, int, list[int]]:
+    """Decode ``num_frames`` uniformly spaced frames of a video file with PyAV (only those are converted).
+
+    Returns:
+        The frames, the file's frame rate, its number of frames and the indices of the decoded frames.
+    """
     try:
         import av
     except ImportError as error:
@@ -132,38 +155,41 @@ def decode_video_file(path: str, num_frames: int) -> list[Image.Image]:
             if not container.streams.video:
                 raise ValueError(f"video file {path!r} has no video stream")
             stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0) or 24.0
             total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         if total == 0:
             raise ValueError(f"video file {path!r} has zero frames")
         wanted = uniform_indices(total, num_frames)
-        keep, frames = set(wanted), []
+        keep, frames, decoded = set(wanted), [], []
         with av.open(path) as container:
             for position, frame in enumerate(container.decode(video=0)):
                 if position in keep:
                     frames.append(frame.to_image())
+                    decoded.append(position)
                 if position >= wanted[-1]:
                     break
     except av.FFmpegError as error:
         raise ValueError(f"cannot decode video file {path!r}: {error}") from error
     if not frames:
         raise ValueError(f"video file {path!r} has zero decodable frames")
-    return frames
+    return frames, fps, total, decoded
 
 
-def load_video(value: Any, options: MediaOptions) -> list[Image.Image]:
-    """Load a frame list or a video file as ``num_frames`` normalised RGB frames."""
+def load_video(value: Any, options: MediaOptions) -> Video:
+    """Load a frame list or a video file as ``num_frames`` uniformly sampled, normalised RGB frames."""
     if isinstance(value, (str, os.PathLike)):
         path = os.fspath(value)
         if path.startswith(("http://", "https://")):
             raise ValueError(f"video URL {path!r} is not fetched; download it and pass the file")
-        frames = decode_video_file(path, options.num_frames)
+        frames, fps, total, indices = decode_video_file(path, options.num_frames)
     elif isinstance(value, (list, tuple)):
         if not value:
             raise ValueError("video has zero frames")
-        frames = [value[i] for i in uniform_indices(len(value), options.num_frames)]
+        fps, total, indices = options.frame_list_fps, len(value), uniform_indices(len(value), options.num_frames)
+        frames = [value[i] for i in indices]
     else:
         raise TypeError(f"a video must be a list of frames or a file path, got {type(value).__name__}")
-    return [load_image(frame, options) for frame in frames]
+    return Video([load_image(frame, options) for frame in frames], fps, total, indices)
 
 
 def _check_text(text: Any, allow_empty: bool) -> str:

@@ -7,8 +7,8 @@ the Qwen-VL backbone and its processor, and replaces its preprocessing and forwa
   (:func:`plume_prompt.render_prompt`, the ST prompt / instruction in front of the text) and runs the processor
   with the configured pixel budgets and ``num_frames`` uniformly sampled video frames.
 * ``forward`` runs the backbone once over the whole prefix with the KV cache on and explicit M-RoPE positions,
-  and hands on the cache, the prefix hidden states, the anchor ``c(x)`` (state at ``<disc_emb>``), ``z(0)``
-  (state at ``<bot>``) and each row's next position.
+  and hands on the cache, the prefix hidden states (``prefix_hidden_states``), the anchor ``c(x)`` (state at
+  ``<disc_emb>``), ``z(0)`` (state at ``<bot>``) and each row's next position.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import Transformer
 from transformers import DynamicCache
+from transformers.video_utils import VideoMetadata
 
 from .media import MediaOptions, describe, parse_input
-from .plume_prompt import DISC_EMB, PLUME_TOKENS, render_prompt
+from .plume_prompt import DISC_EMB, PLUME_TOKENS, check_user_text, render_prompt
 from .source_export import copy_module_sources
 
 _VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
@@ -38,6 +39,7 @@ class PlumeInput(Transformer):
         video_min_pixels: Minimum pixels per video frame (``None``: the processor's default).
         video_max_pixels: Maximum pixels per video frame (``None``: the processor's default).
         max_aspect_ratio: Images more elongated than this are padded with white to it.
+        frame_list_fps: Frame rate assumed for videos given as frame lists (timestamps / M-RoPE time axis).
         **kwargs: Passed to :class:`~sentence_transformers.base.modules.Transformer` (``model_kwargs``,
             ``processor_kwargs``, ``config_kwargs``, ...).
     """
@@ -50,6 +52,7 @@ class PlumeInput(Transformer):
         "video_min_pixels",
         "video_max_pixels",
         "max_aspect_ratio",
+        "frame_list_fps",
     ]
 
     def __init__(
@@ -62,6 +65,7 @@ class PlumeInput(Transformer):
         video_min_pixels: int | None = None,
         video_max_pixels: int | None = None,
         max_aspect_ratio: float = 150.0,
+        frame_list_fps: float = 2.0,
         **kwargs: Any,
     ) -> None:
         kwargs["transformer_task"] = "any-to-any"
@@ -75,9 +79,10 @@ class PlumeInput(Transformer):
         self.video_min_pixels = video_min_pixels
         self.video_max_pixels = video_max_pixels
         self.max_aspect_ratio = max_aspect_ratio
+        self.frame_list_fps = frame_list_fps
         image_processor = self.processor.image_processor
         factor = image_processor.patch_size * image_processor.merge_size
-        self.media_options = MediaOptions(num_frames=num_frames, min_side=factor, max_aspect_ratio=max_aspect_ratio)
+        self.media_options = MediaOptions(num_frames, factor, max_aspect_ratio, frame_list_fps)
 
     def on_model_ready(self, model: Any) -> None:
         """Check that the tokenizer holds the PLUME tokens the prompt uses."""
@@ -86,6 +91,14 @@ class PlumeInput(Transformer):
             raise ValueError(
                 f"The backbone's tokenizer lacks the PLUME tokens {missing}; "
                 "prepare the backbone with plume_st.build_plume_model(backbone)."
+            )
+        rows = self.causal_lm.get_input_embeddings().num_embeddings
+        largest = max(self.token_id(token) for token in PLUME_TOKENS)
+        if largest >= rows:
+            raise ValueError(
+                f"The backbone's embedding has {rows} rows but the PLUME token ids reach {largest}: the weights are "
+                "those of the original backbone (e.g. a LoRA adapter whose base_model_name_or_path is the raw Hub "
+                "backbone). Point the adapter at a saved PLUME model, or save the merged model."
             )
 
     @property
@@ -109,12 +122,12 @@ class PlumeInput(Transformer):
     def _processor_kwargs(self) -> dict[str, Any]:
         images_kwargs: dict[str, Any] = {}
         videos_kwargs: dict[str, Any] = {"do_sample_frames": False, "cap_pixels_per_frame": False}
-        for target, low, high in (
-            (images_kwargs, self.min_pixels, self.max_pixels),
-            (videos_kwargs, self.video_min_pixels, self.video_max_pixels),
+        for target, processor, low, high in (
+            (images_kwargs, self.processor.image_processor, self.min_pixels, self.max_pixels),
+            (videos_kwargs, self.processor.video_processor, self.video_min_pixels, self.video_max_pixels),
         ):
             if low is not None or high is not None:
-                size = dict(self.processor.image_processor.size)
+                size = dict(processor.size)
                 size.update({k: v for k, v in (("shortest_edge", low), ("longest_edge", high)) if v is not None})
                 target["size"] = size
         return {"images_kwargs": images_kwargs, "videos_kwargs": videos_kwargs}
@@ -137,18 +150,24 @@ class PlumeInput(Transformer):
         for index, item in enumerate(inputs):
             try:
                 parsed.append(parse_input(item, self.media_options))
+                check_user_text((prompt or "") + parsed[-1].text)
             except (ValueError, TypeError) as error:
                 raise type(error)(f"Input {index} of the batch ({describe(item)}): {error}") from error
         texts = [render_prompt((prompt or "") + p.text, len(p.images), len(p.videos)) for p in parsed]
         images = [image for p in parsed for image in p.images]
         videos = [video for p in parsed for video in p.videos]
+        kwargs = self._processor_kwargs()
+        if videos:
+            kwargs["videos_kwargs"]["video_metadata"] = [
+                VideoMetadata(total_num_frames=v.total_frames, fps=v.fps, frames_indices=v.indices) for v in videos
+            ]
         features = self.processor(
             text=texts,
             images=images or None,
-            videos=videos or None,
+            videos=[video.frames for video in videos] or None,
             padding=True,
             return_tensors="pt",
-            **self._processor_kwargs(),
+            **kwargs,
         )
         features = dict(features)
         if "mm_token_type_ids" not in features:
@@ -190,6 +209,17 @@ class PlumeInput(Transformer):
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Run the prefix pass and hand its cache, anchor and ``z(0)`` on to the latent rollout."""
         input_ids, attention_mask = features["input_ids"], features["attention_mask"]
+        if not attention_mask[:, -1].all():
+            raise ValueError('PLUME needs left padding: set processor.tokenizer.padding_side = "left"')
+        lm = self.causal_lm
+        checkpointing = getattr(lm, "is_activation_checkpointing", None)  # transformers >= 5.23 name
+        if checkpointing is None:
+            checkpointing = getattr(lm, "is_gradient_checkpointing", False)
+        if self.training and checkpointing:
+            raise RuntimeError(
+                "PLUME's latent rollout continues the prefix's KV cache, which transformers' gradient checkpointing "
+                "drops in training mode; disable gradient_checkpointing."
+            )
         position_ids = self.prefix_positions(features)
         cache = DynamicCache(config=self.causal_lm.config.get_text_config())
         vision = {key: features[key] for key in _VISION_KEYS if features.get(key) is not None}
@@ -198,11 +228,10 @@ class PlumeInput(Transformer):
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         disc_index = torch.where(input_ids == self.token_id(DISC_EMB), positions, -1).amax(dim=1)
-        features["token_embeddings"] = hidden
+        features["prefix_hidden_states"] = hidden
         features["past_key_values"] = outputs.past_key_values
         features["anchor_embedding"] = hidden[rows, disc_index]
         features["bot_state"] = hidden[:, -1]
-        features["prefix_position_ids"] = position_ids
         features["next_position"] = position_ids.amax(dim=(0, 2)) + 1
         return features
 

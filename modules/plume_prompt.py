@@ -29,6 +29,27 @@ ASSISTANT_PREFIX = "<think>" + BOT
 LATENT_SUFFIX = EOT + "</think>\n" + GEN_EMB
 IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
+RESERVED_IN_TEXT: tuple[str, ...] = (
+    *PLUME_TOKENS,
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+"""Control tokens the prompt places itself; user text containing them would change the prompt's structure."""
+
+
+def check_user_text(text: str) -> None:
+    """Reject user text (instruction included) that contains a PLUME or Qwen control token.
+
+    Raises:
+        ValueError: Naming the token found.
+    """
+    found = [token for token in RESERVED_IN_TEXT if token in text]
+    if found:
+        raise ValueError(f"text contains the reserved control token(s) {found}; remove them from the input")
 
 
 def render_prompt(text: str, num_images: int = 0, num_videos: int = 0) -> str:

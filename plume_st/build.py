@@ -29,7 +29,8 @@ def add_plume_tokens(input_module: PlumeInput) -> list[int]:
     if not new_tokens:
         return []
     tokenizer.add_special_tokens({"additional_special_tokens": new_tokens}, replace_extra_special_tokens=False)
-    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:  # Qwen checkpoints carry spare rows
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     input_rows = model.get_input_embeddings().weight
     output_rows = model.get_output_embeddings().weight
     added = []

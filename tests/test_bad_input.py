@@ -134,7 +134,8 @@ def test_video_file_frames_are_the_uniform_sample(tmp_path):
     colours = [Image.new("RGB", (32, 32), (min(255, 12 * i), 0, 0)) for i in range(20)]
     clip = tmp_path / "ramp.mp4"
     _write_video(clip, colours)
-    frames = decode_video_file(str(clip), 8)
+    frames, fps, total, indices = decode_video_file(str(clip), 8)
+    assert (fps, total, indices) == (4.0, 20, [0, 3, 5, 8, 11, 14, 16, 19])
     reds = [frame.getpixel((16, 16))[0] for frame in frames]
     expected = [12 * i for i in [0, 3, 5, 8, 11, 14, 16, 19]]
     assert len(frames) == 8

@@ -56,7 +56,7 @@ def test_videos_are_sampled_to_uniform_frames():
     frames = [Image.new("RGB", (28, 28), (i * 10, 0, 0)) for i in range(20)]
     parsed = parse_input({"video": frames}, MediaOptions(num_frames=8))
     assert uniform_indices(20, 8) == [0, 3, 5, 8, 11, 14, 16, 19]
-    assert [frame.getpixel((0, 0))[0] for frame in parsed.videos[0]] == [0, 30, 50, 80, 110, 140, 160, 190]
+    assert [frame.getpixel((0, 0))[0] for frame in parsed.videos[0].frames] == [0, 30, 50, 80, 110, 140, 160, 190]
     assert uniform_indices(3, 8) == [0, 1, 2]
 
 
