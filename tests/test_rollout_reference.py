@@ -79,3 +79,31 @@ def test_official_position_scheme_uses_cache_length(plume_model):
     torch.testing.assert_close(encoded, reference, atol=1e-4, rtol=0)
     # the image makes the cache length exceed the largest M-RoPE position, so the two schemes differ
     assert (encoded - default).abs().max() > 2e-4
+
+
+def test_positions_match_transformers_generation_continuation(plume_model):
+    """Our latent positions equal what Qwen2-VL's own generation path derives from its rope deltas."""
+    model = plume_model("qwen2_vl")
+    input_module, rollout = model[0], model[1]
+    lm = input_module.causal_lm
+    features = input_module.preprocess(["short", {"image": draw_image(3, (96, 64)), "text": "longer text here"}])
+    with torch.no_grad():
+        out = input_module(dict(features))
+    state = rollout.start(out)
+    ours = state.positions(3)
+    _, deltas = lm.model.get_rope_index(
+        features["input_ids"],
+        mm_token_type_ids=features["mm_token_type_ids"],
+        image_grid_thw=features["image_grid_thw"],
+        attention_mask=features["attention_mask"],
+    )
+    lm.model.rope_deltas = deltas
+    mask = torch.cat([features["attention_mask"], torch.ones(2, 3, dtype=torch.long)], dim=1)
+    theirs = lm.model.compute_3d_position_ids(
+        input_ids=None,
+        inputs_embeds=torch.zeros(2, mask.shape[1], 1),
+        attention_mask=mask,
+        past_key_values=out["past_key_values"],
+    )
+    lm.model.rope_deltas = None
+    torch.testing.assert_close(ours, theirs[:, :, -3:])
