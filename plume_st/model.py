@@ -3,12 +3,14 @@
 It differs from ``SentenceTransformer`` only in how it saves: the module classes are listed in ``modules.json``
 as ``file.Class`` references to the source files each module copies into the folder root, so the folder loads
 with ``SentenceTransformer(folder, trust_remote_code=True)`` where ``plume_st`` is not installed. A model loaded
-back that way already carries such references and re-saves correctly as a plain ``SentenceTransformer``.
+back that way already carries such references and re-saves correctly as a plain ``SentenceTransformer``. The
+generated model card's usage snippet gets ``trust_remote_code=True``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,11 @@ class PlumeSentenceTransformer(SentenceTransformer):
             if type(module).__module__.startswith("plume_st.modules."):
                 entry["type"] = class_reference(type(module))
         modules_json.write_text(json.dumps(entries, indent=2), encoding="utf8")
+        card = Path(path) / "README.md"
+        if card.exists():  # the generated usage snippet must load the remote-code modules
+            text = re.sub(
+                r'SentenceTransformer\("([^"]*)"\)',
+                r'SentenceTransformer("\1", trust_remote_code=True)',
+                card.read_text(),
+            )
+            card.write_text(text, encoding="utf8")

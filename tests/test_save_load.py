@@ -25,6 +25,8 @@ def test_round_trip_and_resave(plume_model, tmp_path):
     ]
     assert (tmp_path / "first" / "model.safetensors").exists()
     assert (tmp_path / "first" / "1_LatentRollout" / "model.safetensors").exists()
+    card = (tmp_path / "first" / "README.md").read_text()
+    assert "trust_remote_code=True)" in card and 'SentenceTransformer("sentence_transformers_model_id")' not in card
 
     loaded = SentenceTransformer(str(tmp_path / "first"), trust_remote_code=True, device="cpu")
     np.testing.assert_allclose(loaded.encode(ITEMS), expected, atol=1e-6)
