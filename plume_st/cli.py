@@ -52,17 +52,20 @@ def build(
 def demo(
     out: Path | None = typer.Option(None, help="Working folder (default: a new temporary folder)."),
     family: str = typer.Option("qwen2_vl", help="Backbone family of the tiny model."),
+    max_steps: int = typer.Option(72, help="Training steps through the five curriculum stages."),
 ) -> None:
-    """Build, save, reload and encode a tiny PLUME model offline."""
+    """Train a tiny PLUME model through the curriculum offline, save, reload and encode text, image, video, PDF."""
     from plume_st.demo import run_demo
 
-    run_demo(out, family=family)
+    run_demo(out, family=family, max_steps=max_steps)
 
 
 def _register_subcommands() -> None:
     from plume_st.evaluation.cli import register as register_eval
+    from plume_st.training.cli import register as register_train
 
     register_eval(app)
+    register_train(app)
 
 
 _register_subcommands()

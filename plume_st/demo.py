@@ -1,8 +1,9 @@
-"""``plume-st demo``: the whole life of a PLUME model on a tiny offline backbone, in a minute on a laptop CPU.
+"""``plume-st demo``: the whole life of a PLUME model on a tiny offline backbone, in about a minute on a CPU.
 
-Builds a tiny random Qwen2-VL backbone, builds a PLUME model on it, saves it, reloads it through plain
-``SentenceTransformer(..., trust_remote_code=True)``, and embeds text, an image, a video (frame list) and a
-rendered PDF page into one space, printing the similarity table.
+Builds a tiny random Qwen2-VL backbone and a PLUME model on it, trains it with ``SentenceTransformerTrainer``
+through every curriculum stage on the generated synthetic set (progress bar, per-stage losses, held-out hit@1
+before and after), saves it, reloads it through plain ``SentenceTransformer(..., trust_remote_code=True)``, and
+embeds text, an image, a video (frame list) and a rendered PDF page into one space, printing the similarity table.
 """
 
 from __future__ import annotations
@@ -52,27 +53,22 @@ def format_table(labels: list[str], scores) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out_dir: str | Path | None = None, family: str = "qwen2_vl") -> Path:
-    """Run the demo; returns the folder of the saved model."""
+def run_demo(out_dir: str | Path | None = None, family: str = "qwen2_vl", max_steps: int = 72) -> Path:
+    """Run the demo; returns the folder of the trained, saved model."""
     from sentence_transformers import SentenceTransformer
 
-    from plume_st.backbones.tiny import build_tiny_backbone
-    from plume_st.build import build_plume_model
+    from plume_st.training.demo_training import run_training_demo
 
     workdir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="plume-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"[1/4] building a tiny random {family} backbone in {workdir / 'backbone'}")
-    backbone = build_tiny_backbone(workdir / "backbone", family=family)
-    print("[2/4] building a PLUME model (K=8 latent steps, 4+1 experts, top-2)")
-    model = build_plume_model(str(backbone), latent_steps=8, device="cpu")
-    model_dir = workdir / "plume-model"
-    model.save_pretrained(str(model_dir))
-    print(f"[3/4] saved to {model_dir}; reloading with SentenceTransformer(..., trust_remote_code=True)")
+    print(f"PLUME demo in {workdir}: tiny random {family} backbone, K = 8 latent steps, 4 + 1 experts, top-2")
+    result = run_training_demo(workdir / "training", max_steps=max_steps, family=family)
+    model_dir = Path(result["model_dir"])
     loaded = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
     labels, inputs = demo_inputs(workdir)
-    print("[4/4] encoding text, image, image+text, video and a rendered PDF page")
     for reasoning in ("latent", "none"):
         embeddings = loaded.encode(inputs, reasoning=reasoning, convert_to_tensor=True)
-        print(f"\ncosine similarities, reasoning={reasoning!r} (untrained tiny model: the numbers show the plumbing)")
+        print(f"\ncosine similarities of the trained model, reasoning={reasoning!r}")
         print(format_table(labels, loaded.similarity(embeddings, embeddings)))
+    print(f"\nthe model is in {model_dir}: SentenceTransformer({str(model_dir)!r}, trust_remote_code=True)")
     return model_dir

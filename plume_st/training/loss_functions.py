@@ -12,6 +12,8 @@ whose gradient (after DDP averages the ranks' gradients) is the global loss's gr
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.distributed as dist
 from torch.nn import functional as F
@@ -28,7 +30,10 @@ def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
         return tensor, 0
     import torch.distributed.nn as dist_nn
 
-    return torch.cat(dist_nn.all_gather(tensor), dim=0), dist.get_rank() * tensor.shape[0]
+    with warnings.catch_warnings():  # deprecated in favour of a private API; still the differentiable gather
+        warnings.simplefilter("ignore", FutureWarning)
+        gathered = dist_nn.all_gather(tensor)
+    return torch.cat(gathered, dim=0), dist.get_rank() * tensor.shape[0]
 
 
 def info_nce(
@@ -91,7 +96,9 @@ def router_balance(router_probs: torch.Tensor) -> torch.Tensor:
     if world_size() > 1:
         import torch.distributed.nn as dist_nn
 
-        total = dist_nn.all_reduce(total)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            total = dist_nn.all_reduce(total)
         dist.all_reduce(count)
     if count.item() == 0:
         return flat.sum() * 0.0

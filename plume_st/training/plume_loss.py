@@ -122,6 +122,21 @@ class PlumeLoss(nn.Module):
         params = [param for param in self.model.parameters() if param.requires_grad]
         return torch.stack([param.reshape(-1)[:1].sum().float() for param in params]).sum() * 0.0
 
+    def get_config_dict(self) -> dict[str, Any]:
+        """What the model card lists for this loss."""
+        curriculum = self.curriculum
+        return {
+            "ce_weight": self.ce_weight,
+            "gen_weight": self.gen_weight,
+            "anchor_weight": self.anchor_weight,
+            "balance_weight": self.balance_weight,
+            "temperature": self.temperature,
+            "gather_across_devices": self.gather_across_devices,
+            "curriculum_ratios": list(curriculum.ratios),
+            "curriculum_stage_fractions": list(curriculum.stage_fractions),
+            "num_segments": curriculum.num_segments,
+        }
+
     @property
     def citation(self) -> str:
         return "PLUME: Latent Reasoning Based Universal Multimodal Embedding (arXiv 2604.02073)"

@@ -3,6 +3,10 @@
 Everything else (optimizer, schedule, mixed precision, DDP / DeepSpeed through accelerate, checkpoints, logging)
 is ``SentenceTransformerTrainer``'s own. The logs gain ``stage`` and ``latent_steps``; the loss parts are logged
 by the base trainer because :class:`~plume_st.training.plume_loss.PlumeLoss` returns a dict.
+
+Under DDP only the prefix pass runs inside the wrapped model's forward; the latent steps and the suffix follow it in
+the loss. DDP therefore runs with ``ddp_find_unused_parameters=False`` (the default set here), and the loss adds a
+zero that depends on every trainable parameter so each one reports a gradient every step.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from sentence_transformers import SentenceTransformerTrainer
+from sentence_transformers.base.modules import Module
+
+from plume_st.modules.source_export import class_reference
 
 from .collator import PlumeDataCollator
 from .curriculum import CurriculumSchedule
@@ -50,10 +57,20 @@ class PlumeTrainer(SentenceTransformerTrainer):
         if loss is None:
             loss = PlumeLoss(model, curriculum)
         loss.curriculum = curriculum
+        if args is not None and args.ddp_find_unused_parameters is None:
+            # The latent steps and the suffix run after the DDP-wrapped prefix pass, so DDP cannot find the used
+            # parameters by walking the forward outputs; PlumeLoss makes every trainable parameter take part instead.
+            args.ddp_find_unused_parameters = False
+        if args is not None and args.ddp_find_unused_parameters:
+            raise ValueError("PLUME training needs ddp_find_unused_parameters=False (see PlumeTrainer's docstring)")
         if data_collator is None:
             data_collator = PlumeDataCollator(
                 preprocess_fn=model[0].preprocess, tokenizer=model[0].tokenizer, num_segments=curriculum.num_segments
             )
+        # Training rows are structured sides (media paths, rationale, answer), not encode() inputs: the model card
+        # cannot run them as widget / usage examples.
+        if hasattr(model, "model_card_data"):
+            model.model_card_data.generate_widget_examples = False
         self.curriculum = curriculum
         self.curriculum_callback = CurriculumCallback(curriculum, reset_optimizer=reset_optimizer)
         callbacks = [*(callbacks or []), self.curriculum_callback]
@@ -72,3 +89,20 @@ class PlumeTrainer(SentenceTransformerTrainer):
             spec = self.curriculum.spec()
             logs = {**logs, "stage": spec.stage, "latent_steps": spec.num_latent}
         super().log(logs, start_time)
+
+    def _load_from_checkpoint(self, checkpoint_path: str) -> None:
+        """Load a checkpoint's weights into the model being trained.
+
+        A PLUME folder lists its modules as root source files (``plume_input.PlumeInput``); they are resolved to
+        the classes already in memory, so resuming needs no ``trust_remote_code``.
+        """
+        model = getattr(self.model, "_orig_mod", self.model)
+        classes = {}
+        for module in model.modules():
+            if isinstance(module, Module):
+                classes[f"{type(module).__module__}.{type(module).__qualname__}"] = type(module)
+                classes[class_reference(type(module))] = type(module)
+        loaded = model.__class__._load_with_module_classes(
+            checkpoint_path, classes, trust_remote_code=model.trust_remote_code
+        )
+        model.load_state_dict(loaded.state_dict())

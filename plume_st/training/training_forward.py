@@ -64,6 +64,22 @@ def unwrap_model(model: Any) -> Any:
 _PREFIX_KEYS = ("think_ids", "think_mask", "answer_ids", "answer_mask")
 
 
+def prefix_pass(model: Any, features: dict[str, Any]) -> dict[str, Any]:
+    """Run :meth:`PlumeInput.forward` through the (possibly DDP-wrapped) model and return what it hands on.
+
+    The call goes through the wrapper (``reasoning="none"``: the later modules only pool the anchor) so that DDP
+    prepares its gradient reduction; a forward hook on the input module keeps the prefix outputs (cache, anchor,
+    ``z(0)``, next positions) before the later modules see them.
+    """
+    kept: dict[str, Any] = {}
+    handle = unwrap_model(model)[0].register_forward_hook(lambda module, args, output: kept.update(output))
+    try:
+        model(features, reasoning="none")
+    finally:
+        handle.remove()
+    return kept
+
+
 def training_forward(model: Any, features: dict[str, Any], spec: StageSpec, pieces: SuffixPieces) -> TrainingOutputs:
     """Run one side of a batch through the stage's training sequence.
 
@@ -81,8 +97,7 @@ def training_forward(model: Any, features: dict[str, Any], spec: StageSpec, piec
     suffix = assemble_suffix(
         features["think_ids"], features["think_mask"], features["answer_ids"], features["answer_mask"], spec, pieces
     )
-    prefix = {key: value for key, value in features.items() if key not in _PREFIX_KEYS}
-    prefix = model(prefix, reasoning="none")
+    prefix = prefix_pass(model, {key: value for key, value in features.items() if key not in _PREFIX_KEYS})
     state = rollout.start(prefix)
     _, fed, probs = rollout.rollout(state, prefix["bot_state"], prefix["anchor_embedding"], spec.num_latent)
     hidden = rollout.extend(state, rollout.embed_tokens(suffix.input_ids), suffix.attention_mask)
