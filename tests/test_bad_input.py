@@ -129,7 +129,7 @@ def test_tiny_and_elongated_images_are_converted(model):
 
 
 def test_video_file_frames_are_the_uniform_sample(tmp_path):
-    from plume_st.modules.media import decode_video_file
+    from plume_st.modules.video_decoding import decode_video_file
 
     colours = [Image.new("RGB", (32, 32), (min(255, 12 * i), 0, 0)) for i in range(20)]
     clip = tmp_path / "ramp.mp4"

@@ -6,8 +6,9 @@ import torch
 from drawing import draw_image
 from PIL import Image
 
-from plume_st.modules.media import MediaOptions, parse_input, uniform_indices
+from plume_st.modules.media import MediaOptions, parse_input
 from plume_st.modules.plume_prompt import render_prompt
+from plume_st.modules.video_decoding import uniform_indices
 
 
 def test_prompt_layout():
