@@ -8,12 +8,14 @@ Local layout, one folder per dataset under the annotations root (default ``ROOT/
 ``<split>`` is the dataset's Hub split (``test``; ``train`` for MVBench and VisRAG; ``val`` for YouCook2). Columns
 are those of the Hub dataset; ``corpus`` needs only ``corpus-id`` (page images are read from the media folder).
 Nothing touches the network unless ``from_hub=True``: then ``datasets.load_dataset(repo, subset, split=split)``
-runs (it uses the local Hugging Face cache when the data is there).
+runs (it uses the local Hugging Face cache when the data is there). A Hub ``corpus`` is read lazily: its rows hold
+the ``corpus-id`` and an image that is decoded only when saved, so pages are never all decoded at once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,31 @@ def read_table(path: Path, columns: list[str] | None = None) -> list[dict[str, A
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _hub_rows(spec: DatasetSpec, table: str) -> list[dict[str, Any]]:
+class LazyPage:
+    """The ``image`` of one Hub corpus row, decoded only when :meth:`save` is called."""
+
+    def __init__(self, data: Any, index: int) -> None:
+        self.data, self.index = data, index
+
+    def save(self, path: Path) -> None:
+        """Decode the page and save it to ``path``."""
+        self.data[self.index]["image"].save(path)
+
+
+def _lazy_corpus(data: Any) -> Iterator[dict[str, Any]]:
+    """Rows ``{"corpus-id", "image": LazyPage}`` of a Hub corpus, read one at a time, no image decoded."""
+    ids = data.select_columns(["corpus-id"]) if hasattr(data, "select_columns") else data
+    has_image = "image" in (getattr(data, "column_names", None) or ["image"])
+    for i, row in enumerate(ids):
+        yield {"corpus-id": row["corpus-id"], "image": LazyPage(data, i) if has_image else None}
+
+
+def _hub_rows(spec: DatasetSpec, table: str) -> Iterable[dict[str, Any]]:
     import datasets
 
     if is_beir(spec):
-        return list(datasets.load_dataset(spec.hf_repo, table, split=spec.hf_split))
+        data = datasets.load_dataset(spec.hf_repo, table, split=spec.hf_split)
+        return _lazy_corpus(data) if table == "corpus" else list(data)
     if spec.loader == "mvbench":
         rows = []
         for subset in MVBENCH_SUBSETS:
@@ -78,8 +100,8 @@ def _hub_rows(spec: DatasetSpec, table: str) -> list[dict[str, Any]]:
 
 def load_rows(
     spec: DatasetSpec, table: str, annotations_root: Path, from_hub: bool = False, columns: list[str] | None = None
-) -> list[dict[str, Any]]:
-    """Rows of one table of a dataset.
+) -> Iterable[dict[str, Any]]:
+    """Rows of one table of a dataset (a list; a Hub ``corpus`` is a lazy iterator, to be read once).
 
     Args:
         spec: The dataset.

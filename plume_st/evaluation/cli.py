@@ -45,7 +45,9 @@ def eval_command(
     reasoning: str | None = typer.Option(None, help="latent | none | explicit (passed to encode; default: model's)."),
     annotations: Path | None = typer.Option(None, help="Local annotations folder (default: DATA/annotations)."),
     from_hub: bool = typer.Option(False, "--from-hub", help="Load annotations missing locally from the HF Hub."),
-    max_queries: int | None = typer.Option(None, help="Only the first N queries per dataset (quick check)."),
+    max_queries: int | None = typer.Option(
+        None, help="Only the first N queries per dataset (quick check; marked as not comparable with the paper)."
+    ),
     rank: int | None = typer.Option(None, help="This process's rank (default: $RANK or 0)."),
     world_size: int | None = typer.Option(None, help="Number of processes (default: $WORLD_SIZE or 1)."),
     device: str | None = typer.Option(None, help="Device for the model (default: sentence-transformers' choice)."),
@@ -72,7 +74,7 @@ def eval_command(
     report = evaluate_mmeb(
         load_model(model, device), data, out, modalities=mods, datasets=_split(datasets), batch_size=batch_size,
         reasoning=reasoning, annotations_root=annotations, from_hub=from_hub, rank=rank, world_size=world_size,
-        max_queries=max_queries, model_id=model,
+        max_queries=max_queries, model_source=model,
     )  # fmt: skip
     if report is not None:
         typer.echo(report_markdown(report).split("\n## Datasets")[0])

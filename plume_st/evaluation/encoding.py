@@ -2,8 +2,8 @@
 
 Sharding: the unique keys of a side are sorted and rank ``r`` of ``w`` takes every ``w``-th key starting at ``r`` —
 the same split in every process, whatever is already cached. Items are grouped by input kind (text, image, video)
-and encoded ``chunk_size`` at a time; each chunk is written to the cache as soon as it is encoded, so an interrupted
-run loses at most one chunk.
+and encoded a chunk at a time (``8 * batch_size`` items, videos ``2 * batch_size``: their frames are decoded and held
+at once); each chunk is written to the cache as soon as it is encoded, so an interrupted run loses at most one chunk.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from tqdm.auto import tqdm
 
 from plume_st.evaluation.embedding_cache import EmbeddingCache
 from plume_st.evaluation.items import EvalItem, to_model_input
+
+CHUNK_BATCHES = 8
+VIDEO_CHUNK_BATCHES = 2  # a video item holds its decoded frames until its chunk is encoded
 
 
 def shard(items: Sequence[EvalItem], rank: int = 0, world_size: int = 1) -> list[EvalItem]:
@@ -49,7 +52,8 @@ def encode_items(
         rank: This process's rank.
         world_size: Number of processes sharing the work.
         encode_kwargs: Extra ``encode`` keyword arguments (e.g. ``{"reasoning": "latent"}``).
-        chunk_size: Items per ``encode`` call and cache file (default ``8 * batch_size``).
+        chunk_size: Items per ``encode`` call and cache file (default ``8 * batch_size``, for videos
+            ``VIDEO_CHUNK_BATCHES * batch_size``).
         show_progress_bar: Show a progress bar over the items to encode.
         desc: Progress bar label.
 
@@ -58,12 +62,12 @@ def encode_items(
     """
     todo = [item for item in shard(items, rank, world_size) if item.key not in cache]
     todo.sort(key=lambda item: item.kind)  # stable: text, image, video groups
-    chunk_size = chunk_size or 8 * batch_size
     with tqdm(total=len(todo), desc=desc, disable=not show_progress_bar or not todo, leave=False) as bar:
         start = 0
         while start < len(todo):
             kind = todo[start].kind
-            chunk = [it for it in todo[start : start + chunk_size] if it.kind == kind]
+            size = chunk_size or (VIDEO_CHUNK_BATCHES if kind == "video" else CHUNK_BATCHES) * batch_size
+            chunk = [it for it in todo[start : start + size] if it.kind == kind]
             vectors = model.encode(
                 [to_model_input(it) for it in chunk],
                 batch_size=batch_size,

@@ -32,7 +32,8 @@ class MMEBEvaluator(SentenceEvaluator):
     Args:
         data_root: The unpacked public MMEB-V2 files (with ``annotations/`` or see ``annotations_root``).
         datasets: Dataset names (``plume-st eval --list``).
-        max_queries: Use only the first queries of each dataset (keeps evaluation short during training).
+        max_queries: Use only the first queries of each dataset (keeps evaluation short during training; global
+            candidate pools stay whole).
         batch_size: ``encode`` batch size.
         reasoning: Passed to ``encode(reasoning=...)`` when given.
         annotations_root: Local annotations folder (default ``data_root/annotations``).

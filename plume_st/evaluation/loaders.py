@@ -39,7 +39,8 @@ def load_task(
         data_root: The unpacked public MMEB-V2 files (``image-tasks/``, ``video-tasks/``, ``visdoc-tasks/``).
         annotations_root: Local annotations (default ``data_root / "annotations"``).
         from_hub: Load annotations that have no local copy from the Hugging Face Hub (network).
-        max_queries: Evaluate only the first queries (default: the dataset's own limit, SmthSmthV2 1000).
+        max_queries: Evaluate only the first queries (quick checks; global candidate pools are still built from
+            every row). The dataset's own limit (SmthSmthV2: 1000) always applies.
 
     Raises:
         AnnotationsNotFound: Missing annotations (and ``from_hub`` false).
@@ -48,16 +49,20 @@ def load_task(
     data_root = Path(data_root).resolve()  # cache keys hold media paths: spell the same folder the same way
     annotations_root = Path(annotations_root) if annotations_root else data_root / "annotations"
     media_root = data_root / spec.media_dir
-    limit = min(x for x in (max_queries, spec.max_queries, 1 << 62) if x is not None)
+    own = spec.max_queries  # part of the benchmark (SmthSmthV2: the first 1000 rows)
+    # A user limit (max_queries) subsamples the queries only; a global pool is still built from every row.
+    local = spec.candidates == "local"
+    limit = min(x for x in (max_queries if local else None, own, 1 << 62) if x is not None)
     if spec.modality == "visdoc":
         tables = {
             t: load_rows(spec, t, annotations_root, from_hub, ["corpus-id"] if t == "corpus" else None)
             for t in ("queries", "corpus", "qrels")
         }
-        task = load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, limit)
+        task = load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, own)
     else:
         rows = load_rows(spec, spec.hf_split, annotations_root, from_hub)
         task = ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root)
+    task = task.first_queries(max_queries)
     check_media(task)
     return task
 

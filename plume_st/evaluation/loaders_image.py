@@ -29,7 +29,10 @@ def _clean(text: Any) -> str:
 
 
 def _as_list(value: Any) -> list[Any]:
-    return [value] if isinstance(value, str) else list(value or [])
+    """A column as a list: a scalar string is one entry, an empty string (or ``None``) none."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return list(value or [])
 
 
 def load_image_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:

@@ -8,6 +8,8 @@ Frames live in ``video-tasks/frames/<video_cls|video_ret>/<dataset>/<video id>/`
 - SmthSmthV2: ``video_id, pos_text, neg_text`` (the candidate labels); local; the first 1000 rows.
 - Retrieval: the caption (with the instruction) is the query, the video (with the target instruction) the
   candidate; global over the de-duplicated videos. Columns per dataset are in ``RETRIEVAL_COLUMNS``.
+
+A row with a missing column or an unusable value raises a ``ValueError`` naming the dataset and the row.
 """
 
 from __future__ import annotations
@@ -40,14 +42,25 @@ def _video(media_root: Path, video_id: str, instruction: str) -> EvalItem:
     return EvalItem(instruction=instruction, frames=sample_frames(media_root / video_id), name=video_id)
 
 
+BAD_ROW_ERRORS = (KeyError, IndexError, TypeError, ValueError)
+
+
+def bad_row(spec: DatasetSpec, i: int, err: Exception) -> ValueError:
+    """The error raised for annotation row ``i`` of ``spec`` that cannot be read."""
+    return ValueError(f"{spec.name} row {i}: {type(err).__name__}: {err}")
+
+
 def load_video_cls_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:
     """Video classification: SmthSmthV2 local (``neg_text`` candidates), the others global over the labels."""
     builder = TaskBuilder(spec)
-    for row in rows:
-        query = _video(media_root, str(row["video_id"]), spec.query_instruction)
-        label = str(row["pos_text"])
+    for i, row in enumerate(rows):
+        try:
+            video_id, label = str(row["video_id"]), str(row["pos_text"])
+            labels = [str(x) for x in row["neg_text"]] if spec.loader == "ssv2" else []
+        except BAD_ROW_ERRORS as err:
+            raise bad_row(spec, i, err) from err
+        query = _video(media_root, video_id, spec.query_instruction)
         if spec.loader == "ssv2":
-            labels = [str(x) for x in row["neg_text"]]
             if label not in labels:
                 labels.insert(0, label)
             candidates = [EvalItem(text=x, name=x) for x in labels]
@@ -61,8 +74,11 @@ def load_video_retrieval_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]],
     """Text-to-video retrieval: caption queries, global over the de-duplicated videos."""
     columns = RETRIEVAL_COLUMNS[spec.loader]
     builder = TaskBuilder(spec)
-    for row in rows:
-        video_id, caption = columns(row)
+    for i, row in enumerate(rows):
+        try:
+            video_id, caption = columns(row)
+        except BAD_ROW_ERRORS as err:
+            raise bad_row(spec, i, err) from err
         query = EvalItem(instruction=spec.query_instruction, text=caption)
         builder.add_global(query, [_video(media_root, video_id, spec.target_instruction)])
     return builder.build()

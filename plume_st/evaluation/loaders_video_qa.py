@@ -10,6 +10,9 @@ ActivityNetQA: ``.../v_<video_name>/``). The query text follows the public harne
   are the option texts without their letter.
 - EgoSchema (``video_idx, question, option, answer``): question and options on one line; candidates without letter.
 - ActivityNetQA (``video_name, question, answer``): ``question + "? (A) yes; (B) no."``; candidates yes / no.
+
+A row with a missing column, or an answer that is not one of its options (a negative index included), raises a
+``ValueError`` naming the dataset and the row.
 """
 
 from __future__ import annotations
@@ -71,7 +74,9 @@ def load_video_qa_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_
     for i, row in enumerate(rows):
         try:
             video, text, options, answer = _row(spec, row)
-        except (KeyError, ValueError) as err:
+            if not 0 <= answer < len(options):
+                raise IndexError(f"answer {answer} is not one of the {len(options)} options")
+        except (KeyError, IndexError, TypeError, ValueError) as err:
             raise ValueError(f"{spec.name} row {i}: cannot read question/options/answer ({err!r}).") from err
         query = EvalItem(instruction=spec.query_instruction, text=text, frames=sample_frames(media_root / video))
         builder.add_local(query, [EvalItem(text=o, name=o) for o in options], positives=(answer,))

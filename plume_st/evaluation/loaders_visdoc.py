@@ -4,14 +4,16 @@ Tables: ``queries`` (``query-id, query``), ``corpus`` (``corpus-id`` [, ``image`
 (``query-id, corpus-id, score``). Page images are files in the media folder, named as the public harness saves them:
 ``<corpus-id>.png`` (ViDoRe, ViDoSeek, MMLongBench) or, for VisRAG, the id's stem cut to 50 characters, ``_``, the
 first 8 hex digits of the id's MD5, and the id's extension. Qrels with score <= 0 are dropped; a repeated pair keeps
-the highest score. Queries without a positive qrel are skipped (the count is logged).
+the highest score. Queries without a positive qrel are skipped (the count is kept in the task, the score file and the
+report); a positive qrel naming a corpus id that the corpus lacks is an error. A malformed row raises a ``ValueError``
+naming the dataset, the table and the row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,26 @@ def page_filename(spec: DatasetSpec, corpus_id: str) -> str:
     return f"{corpus_id}.png"
 
 
-def _qrels(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def _table_rows(spec: DatasetSpec, table: str, rows: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"{spec.name} {table} row {i}: not a mapping ({type(row).__name__}).")
+        yield i, row
+
+
+def _bad_row(spec: DatasetSpec, table: str, i: int, err: Exception) -> ValueError:
+    return ValueError(f"{spec.name} {table} row {i}: {type(err).__name__}: {err}")
+
+
+def _qrels(spec: DatasetSpec, rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for row in rows:
-        score = float(row["score"])
+    for i, row in _table_rows(spec, "qrels", rows):
+        try:
+            score, qid, cid = float(row["score"]), str(row["query-id"]), str(row["corpus-id"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise _bad_row(spec, "qrels", i, err) from err
         if score > 0:
-            doc = out.setdefault(str(row["query-id"]), {})
-            cid = str(row["corpus-id"])
+            doc = out.setdefault(qid, {})
             doc[cid] = max(doc.get(cid, 0.0), score)
     return out
 
@@ -66,27 +81,41 @@ def load_visdoc_task(
         return EvalItem(instruction=spec.target_instruction, image=str(path), name=cid)
 
     builder = TaskBuilder(spec)
-    pages = []
-    for row in corpus:
-        cid = str(row["corpus-id"])
+    corpus_ids: set[str] = set()
+    for i, row in _table_rows(spec, "corpus", corpus):
+        try:
+            cid = str(row["corpus-id"])
+        except KeyError as err:
+            raise _bad_row(spec, "corpus", i, err) from err
         path = media_root / page_filename(spec, cid)
         image = row.get("image")
         if not path.exists() and hasattr(image, "save"):
             path.parent.mkdir(parents=True, exist_ok=True)
             image.save(path)
-        pages.append(page(cid))
-    builder.add_corpus(pages)
-    relevance, skipped, kept = _qrels(qrels), 0, 0
-    for row in queries:
-        if max_queries is not None and kept >= max_queries:
-            break
-        grades = relevance.get(str(row["query-id"]))
+        builder.add_corpus([page(cid)])
+        corpus_ids.add(cid)
+    relevance = _qrels(spec, qrels)
+    unknown = sorted({cid for grades in relevance.values() for cid in grades} - corpus_ids)
+    if unknown:
+        raise ValueError(
+            f"{spec.name}: {len(unknown)} corpus ids in qrels are missing from the corpus: {', '.join(unknown[:10])}"
+            + (" ..." if len(unknown) > 10 else "")
+        )
+    skipped, kept = 0, 0
+    for i, row in _table_rows(spec, "queries", queries):
+        try:
+            qid, text = str(row["query-id"]), str(row["query"])
+        except KeyError as err:
+            raise _bad_row(spec, "queries", i, err) from err
+        grades = relevance.get(qid)
         if not grades:
             skipped += 1
             continue
-        query = EvalItem(instruction=spec.query_instruction, text=str(row["query"]), name=str(row["query-id"]))
+        if max_queries is not None and kept >= max_queries:
+            continue  # keep counting the queries without a positive
+        query = EvalItem(instruction=spec.query_instruction, text=text, name=qid)
         builder.add_global(query, {page(cid): grade for cid, grade in grades.items()})
         kept += 1
     if skipped:
         logger.warning("%s: %d queries without a positive qrel were skipped.", spec.name, skipped)
-    return builder.build()
+    return builder.build(skipped_queries=skipped)

@@ -6,7 +6,7 @@ Output folder::
     OUT/<dataset>_pred.jsonl   per query: top-10 candidates, positives, the per-query value
     OUT/report.json|md         per-dataset, per-category, per-modality and All (mean over the 78 datasets)
     OUT/cache/<dataset>/<query|candidate>/*.npz   embeddings by input hash; a rerun encodes only what is missing
-    OUT/cache/settings.json    model and encode settings the cache was made with (a different one is refused)
+    OUT/cache/settings.json    model fingerprint and encode settings the cache was made with (others are refused)
 
 Sharding: with ``world_size`` w > 1 (or ``RANK``/``WORLD_SIZE`` in the environment, as set by ``torchrun``), every
 rank encodes its share of each dataset into the cache; rank 0 waits for the other shares, scores and writes the
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from plume_st.evaluation.annotations import AnnotationsNotFound
 from plume_st.evaluation.embedding_cache import EmbeddingCache
 from plume_st.evaluation.encoding import encode_items
+from plume_st.evaluation.fingerprint import FingerprintError, model_fingerprint
 from plume_st.evaluation.loaders import load_task
 from plume_st.evaluation.registry import select_datasets
 from plume_st.evaluation.report import build_report, write_report
@@ -40,10 +42,27 @@ def distributed_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _check_settings(out_dir: Path, settings: dict[str, Any], rank: int) -> None:
+def _check_settings(out_dir: Path, settings: dict[str, Any], rank: int, timeout: float = 600.0) -> None:
+    """Refuse a cache made with other settings; rank 0 writes them, other ranks wait for them and compare.
+
+    Raises:
+        ValueError: The cache was written with other settings, or by a model without an id (``model`` ``None``).
+        TimeoutError: A rank other than 0 found no settings from rank 0 within ``timeout`` seconds.
+    """
     path = out_dir / "cache" / "settings.json"
+    deadline = time.monotonic() + timeout
+    while rank != 0 and not path.is_file():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rank {rank}: rank 0 wrote no {path} within {timeout:.0f} s; did rank 0 start?")
+        time.sleep(0.2)
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
+        # rank 0 never resumes a cache of an unidentified model (other ranks join the run rank 0 just started)
+        if rank == 0 and previous.get("model") is None:
+            raise ValueError(
+                f"{path} was written by a model without an id (no fingerprint, no model_id): its cached embeddings "
+                "do not apply to any later run. Choose another output folder or delete its cache/."
+            )
         if previous != settings:
             raise ValueError(
                 f"{path} was written with {previous}, this run uses {settings}: its cached embeddings do not apply. "
@@ -51,7 +70,17 @@ def _check_settings(out_dir: Path, settings: dict[str, Any], rank: int) -> None:
             )
     elif rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        tmp = path.with_name(f".settings-{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _model_id(model: Any, source: str | None) -> str | None:
+    try:
+        return model_fingerprint(model, source)
+    except FingerprintError as err:
+        logger.warning("%s Its embeddings are cached, but this output folder can never be resumed.", err)
+        return None
 
 
 def write_dataset_outputs(out_dir: Path, result: DatasetResult) -> None:
@@ -76,6 +105,7 @@ def evaluate_mmeb(
     world_size: int | None = None,
     max_queries: int | None = None,
     model_id: str | None = None,
+    model_source: str | None = None,
     shard_timeout: float = 24 * 3600.0,
     show_progress_bar: bool = True,
 ) -> dict[str, Any] | None:
@@ -93,10 +123,13 @@ def evaluate_mmeb(
         from_hub: Load annotations without a local copy from the Hugging Face Hub (network).
         rank: This process's rank (default from ``RANK``, else 0).
         world_size: Number of processes (default from ``WORLD_SIZE``, else 1).
-        max_queries: Evaluate only the first queries of each dataset (quick checks; scores then differ from the
-            paper's).
-        model_id: Identifies the model in the cache settings (default: the model's class and name).
-        shard_timeout: Seconds rank 0 waits for the other ranks' embeddings of one dataset.
+        max_queries: Evaluate only the first queries of each dataset (quick checks): global pools stay whole, but the
+            scores are marked as subsampled and are not comparable with the paper's.
+        model_id: Identifies the model in the cache settings (default: a fingerprint of its weights,
+            :func:`~plume_st.evaluation.fingerprint.model_fingerprint`; a model without one never resumes).
+        model_source: The folder or Hub id the model was loaded from (part of the default ``model_id``).
+        shard_timeout: Seconds rank 0 waits for the other ranks' embeddings of one dataset (and other ranks for rank
+            0's ``settings.json``).
         show_progress_bar: Progress over datasets and items.
 
     Returns:
@@ -107,9 +140,10 @@ def evaluate_mmeb(
     world_size = env_world if world_size is None else world_size
     out_dir, data_root = Path(out_dir), Path(data_root)
     encode_kwargs = {"reasoning": reasoning} if reasoning else {}
-    model_id = model_id or f"{type(model).__name__}:{getattr(model, 'name_or_path', '')}"
-    _check_settings(out_dir, {"model": model_id, "encode_kwargs": encode_kwargs}, rank)
+    model_id = model_id or _model_id(model, model_source)
+    _check_settings(out_dir, {"model": model_id, "encode_kwargs": encode_kwargs}, rank, shard_timeout)
     scores: dict[str, float] = {}
+    skipped: dict[str, int] = {}
     missing: dict[str, str] = {}
     specs = select_datasets(modalities, datasets)
     for spec in tqdm(specs, desc=f"MMEB-v2 (rank {rank})", disable=not show_progress_bar):
@@ -135,8 +169,10 @@ def evaluate_mmeb(
         for side in caches:
             caches[side].wait_for(keys[side], shard_timeout)
         result = score_task(task, caches["query"].get(keys["query"]), caches["candidate"].get(keys["candidate"]))
+        result.max_queries = max_queries
         write_dataset_outputs(out_dir, result)
         scores[spec.name] = result.score
+        skipped[spec.name] = result.skipped_queries
     if missing:
         logger.warning(
             "%d of %d selected datasets are missing (listed in the report); annotations are read from %s%s.",
@@ -144,6 +180,6 @@ def evaluate_mmeb(
         )  # fmt: skip
     if rank != 0:
         return None
-    report = build_report(scores, missing)
+    report = build_report(scores, missing, max_queries=max_queries, skipped=skipped)
     write_report(out_dir, report)
     return report

@@ -24,6 +24,8 @@ class DatasetResult:
         num_queries: Queries scored.
         num_candidates: Size of the candidate pool (global) or mean list length (local).
         predictions: One record per query (top candidates, positives, per-query value).
+        max_queries: The ``max_queries`` limit of the run (``None``: every query, comparable with the paper).
+        skipped_queries: Queries of the annotations left out for having no positive (visual-document qrels).
     """
 
     name: str
@@ -32,6 +34,8 @@ class DatasetResult:
     num_queries: int
     num_candidates: float
     predictions: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    max_queries: int | None = None
+    skipped_queries: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The score file's content."""
@@ -42,6 +46,8 @@ class DatasetResult:
             self.metric: self.score / 100.0,
             "num_queries": self.num_queries,
             "num_candidates": self.num_candidates,
+            "max_queries": self.max_queries,
+            "skipped_queries": self.skipped_queries,
         }
 
 
@@ -74,12 +80,19 @@ def score_task(task: EvalTask, query_emb: np.ndarray, cand_emb: np.ndarray, chun
 
     Returns:
         The dataset result, predictions included.
+
+    Raises:
+        ValueError: The embedding counts do not match the task, or some embedding is not finite (NaN / inf).
     """
     if len(query_emb) != len(task.queries) or len(cand_emb) != len(task.candidates):
         raise ValueError(
             f"{task.spec.name}: got {len(query_emb)} query / {len(cand_emb)} candidate embeddings for "
             f"{len(task.queries)} queries / {len(task.candidates)} candidates."
         )
+    for side, emb in (("query", query_emb), ("candidate", cand_emb)):
+        bad = int((~np.isfinite(np.asarray(emb, dtype=np.float64)).all(axis=1)).sum()) if len(emb) else 0
+        if bad:
+            raise ValueError(f"{task.spec.name}: {bad} of {len(emb)} {side} embeddings contain NaN or inf.")
     q, c = _normalize(query_emb), _normalize(cand_emb)
     metric = task.spec.metric
     values, records, sizes = [], [], []
@@ -110,4 +123,5 @@ def score_task(task: EvalTask, query_emb: np.ndarray, cand_emb: np.ndarray, chun
         num_queries=len(values),
         num_candidates=float(np.mean(sizes)),
         predictions=records,
+        skipped_queries=task.skipped_queries,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from plume_st.evaluation.items import EvalItem
 from plume_st.evaluation.registry import DatasetSpec
@@ -20,6 +20,7 @@ class EvalTask:
         query_candidates: Local mode: each query's own candidates as pool indices (de-duplicated, in annotation
             order). ``None`` in global mode: every query is ranked against the whole pool.
         relevance: Per query, pool index -> relevance grade (> 0). Hit@1 uses grade > 0; NDCG uses the grade.
+        skipped_queries: Annotated queries left out because they have no positive (visual-document qrels).
     """
 
     spec: DatasetSpec
@@ -27,6 +28,14 @@ class EvalTask:
     candidates: list[EvalItem]
     query_candidates: list[list[int]] | None
     relevance: list[dict[int, float]]
+    skipped_queries: int = 0
+
+    def first_queries(self, limit: int | None) -> EvalTask:
+        """The task with only its first ``limit`` queries; the candidate pool stays whole (global pools unchanged)."""
+        if limit is None or limit >= len(self.queries):
+            return self
+        lists = None if self.query_candidates is None else self.query_candidates[:limit]
+        return replace(self, queries=self.queries[:limit], query_candidates=lists, relevance=self.relevance[:limit])
 
     def candidates_of(self, query_index: int) -> list[int]:
         """Pool indices query ``query_index`` is ranked against."""
@@ -65,6 +74,12 @@ class TaskBuilder:
         """Add a query ranked against its own ``candidates``; ``positives`` are positions in that list."""
         if not candidates:
             raise ValueError(f"{self.spec.name}: query {query.display_name!r} has no candidates.")
+        bad = [p for p in positives if not 0 <= p < len(candidates)]
+        if bad:
+            raise ValueError(
+                f"{self.spec.name}: query {query.display_name!r}: positive position(s) {bad} outside its "
+                f"{len(candidates)} candidates."
+            )
         indices = self.add_corpus(candidates)
         unique = list(dict.fromkeys(indices))
         self._append(query, unique, {indices[p]: 1.0 for p in positives})
@@ -86,9 +101,10 @@ class TaskBuilder:
         self._lists.append(candidates)
         self._relevance.append(relevance)
 
-    def build(self) -> EvalTask:
-        """Return the task (global mode when the spec says so)."""
+    def build(self, skipped_queries: int = 0) -> EvalTask:
+        """Return the task (global mode when the spec says so); ``skipped_queries`` is recorded in it."""
         if not self._queries:
             raise ValueError(f"{self.spec.name}: no queries were loaded.")
         local = self.spec.candidates == "local"
-        return EvalTask(self.spec, self._queries, self._pool, self._lists if local else None, self._relevance)
+        lists = self._lists if local else None
+        return EvalTask(self.spec, self._queries, self._pool, lists, self._relevance, skipped_queries)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from plume_st.evaluation.fixture import write_fixture
@@ -62,6 +63,24 @@ class FakeEncoder:
         return np.stack([self.vector(input_identity(x)) for x in inputs])
 
 
+class ModuleEncoder(torch.nn.Module):
+    """A :class:`FakeEncoder` inside a ``torch.nn.Module`` with one weight, so the runner can fingerprint it.
+
+    Args:
+        weight: The value of its single 2 x 2 parameter (changing it in place is "retraining").
+        **kwargs: Passed to :class:`FakeEncoder`.
+    """
+
+    def __init__(self, weight: float = 1.0, **kwargs: Any) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 2, bias=False)
+        torch.nn.init.constant_(self.layer.weight, weight)
+        self.fake = FakeEncoder(**kwargs)
+
+    def encode(self, inputs, **kwargs):
+        return self.fake.encode(inputs, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def mini_mmeb(tmp_path_factory) -> Path:
     """The miniature MMEB-v2, written once per session (read-only for tests)."""
@@ -74,6 +93,12 @@ def mini_mmeb(tmp_path_factory) -> Path:
 def fake_encoder():
     """The :class:`FakeEncoder` class."""
     return FakeEncoder
+
+
+@pytest.fixture
+def module_encoder():
+    """The :class:`ModuleEncoder` class."""
+    return ModuleEncoder
 
 
 @pytest.fixture

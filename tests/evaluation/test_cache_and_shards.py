@@ -35,16 +35,18 @@ def test_interrupted_run_resumes_without_re_encoding(mini_mmeb, tmp_path, fake_e
     out = tmp_path / "resumed"
     first = fake_encoder(fail_after=100)
     with pytest.raises(RuntimeError, match="interrupted"):
-        evaluate_mmeb(first, mini_mmeb, out, batch_size=2, show_progress_bar=False)
+        evaluate_mmeb(first, mini_mmeb, out, batch_size=2, model_id="fake", show_progress_bar=False)
     assert 0 < first.encoded <= 100
 
     second = fake_encoder()
-    resumed = evaluate_mmeb(second, mini_mmeb, out, batch_size=2, show_progress_bar=False)
+    resumed = evaluate_mmeb(second, mini_mmeb, out, batch_size=2, model_id="fake", show_progress_bar=False)
     assert second.encoded == total - first.encoded  # everything cached before the interrupt is reused
     assert _scores(resumed) == expected
 
     third = fake_encoder()
-    assert _scores(evaluate_mmeb(third, mini_mmeb, out, batch_size=2, show_progress_bar=False)) == expected
+    assert _scores(evaluate_mmeb(third, mini_mmeb, out, batch_size=2, model_id="fake", show_progress_bar=False)) == (
+        expected
+    )
     assert third.encoded == 0
 
 

@@ -29,13 +29,15 @@ def test_list_prints_one_dataset_a_line():
     assert len(visdoc.output.strip().splitlines()) == 24
 
 
-def test_fixture_then_eval_writes_a_report(tmp_path, monkeypatch, fake_encoder):
+def test_fixture_then_eval_writes_a_report(tmp_path, monkeypatch, module_encoder):
     runner = CliRunner()
     data, out = tmp_path / "mmeb", tmp_path / "out"
     made = runner.invoke(_app(), ["eval-fixture", str(data)])
     assert made.exit_code == 0 and "Wrote 24 datasets" in made.output
-    encoder = fake_encoder(constant=True)
+    encoder = module_encoder(constant=True)
     monkeypatch.setattr(cli, "load_model", lambda name, device=None: encoder)
+    (tmp_path / "my-model").mkdir()
+    monkeypatch.chdir(tmp_path)  # MODEL is a relative folder: the cache records its absolute path
     args = ["eval", "my-model", "--data", str(data), "--out", str(out), "--datasets", "ImageNet-1K,HMDB51",
             "--datasets", "ActivityNetQA", "--reasoning", "none", "--batch-size", "4"]  # fmt: skip
     result = runner.invoke(_app(), args)
@@ -45,8 +47,9 @@ def test_fixture_then_eval_writes_a_report(tmp_path, monkeypatch, fake_encoder):
     assert {n: d["score"] for n, d in report["datasets"].items()} == pytest.approx(
         {"ImageNet-1K": 25.0, "HMDB51": 100 / 3, "ActivityNetQA": 50.0}
     )
-    assert json.loads((out / "cache" / "settings.json").read_text())["model"] == "my-model"
-    assert all(k == {"reasoning": "none"} for k in encoder.kwargs)
+    model_id = json.loads((out / "cache" / "settings.json").read_text())["model"]
+    assert model_id.startswith(f"ModuleEncoder {tmp_path / 'my-model'} [float32; plume-st ") and "sha256:" in model_id
+    assert all(k == {"reasoning": "none"} for k in encoder.fake.kwargs)
 
 
 def test_bad_arguments_are_refused(tmp_path):
