@@ -92,7 +92,7 @@ class PlumeInput(Transformer):
                 f"The backbone's tokenizer lacks the PLUME tokens {missing}; "
                 "prepare the backbone with plume_st.build_plume_model(backbone)."
             )
-        rows = self.causal_lm.get_input_embeddings().num_embeddings
+        rows = self.causal_lm.get_input_embeddings().weight.shape[0]  # also through peft token wrappers
         largest = max(self.token_id(token) for token in PLUME_TOKENS)
         if largest >= rows:
             raise ValueError(

@@ -11,10 +11,16 @@
 
 The gradients equal the plain loss's (the cross-entropy and balance terms are exact, not approximated per
 mini-batch); only one mini-batch's activations are alive at a time.
+
+Under DDP every mini-batch but the last is re-run inside ``model.no_sync()`` (its gradients accumulate locally),
+and every surrogate adds a zero that depends on each trainable parameter, so the last backward all-reduces the
+accumulated gradients of every parameter exactly once per step. Both passes run under the loss's autocast (the
+re-run may happen in an autograd engine thread, which the trainer's autocast state does not reach).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -59,12 +65,18 @@ class CachedPlumeLoss(PlumeLoss):
     def forward(self, sentence_features: list[dict[str, Any]], labels: torch.Tensor | None = None) -> dict:
         if len(sentence_features) < 2:
             raise ValueError(f"PlumeLoss needs a query and a positive column, got {len(sentence_features)} column(s)")
+        stage = getattr(self.model, "zero_optimization_stage", None)
+        if callable(stage) and stage() >= 2:
+            raise ValueError(
+                f"CachedPlumeLoss re-runs the model several times per step, which DeepSpeed ZeRO-{stage()} refuses "
+                "(gradient computed twice for a partition); use ZeRO-1 or DDP with grad_cache"
+            )
         spec = self.curriculum.spec()
         chunks = self._chunks(list(sentence_features))
         states: list[list[RandContext]] = []
         cached: list[dict[str, list[torch.Tensor]]] = []
         ce_sum, num_tokens = torch.zeros(()), 0
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for column in chunks:
                 states.append([])
                 store: dict[str, list[torch.Tensor]] = {"gen": [], "anchor": [], "probs": []}
@@ -94,17 +106,23 @@ class CachedPlumeLoss(PlumeLoss):
         grads = [g.reshape(p.shape) for g, p in zip(grad.split([p.numel() for p in pieces]), pieces)]
         columns = len(chunks)
         ce_grad = grads[-1][0]
+        ddp = self.under_ddp()
+        last = (len(chunks) - 1, len(chunks[-1]) - 1)
         with torch.enable_grad():
             for index, (column, column_states) in enumerate(zip(chunks, states)):
                 gen_grad, anchor_grad, probs_grad = grads[index], grads[columns + index], grads[2 * columns + index]
                 start = 0
-                for chunk, state in zip(column, column_states):
-                    with state:
+                for position, (chunk, state) in enumerate(zip(column, column_states)):
+                    # DDP all-reduces once, in the last mini-batch's backward, what every mini-batch accumulated.
+                    sync = not ddp or (index, position) == last
+                    with state, self.autocast(), contextlib.nullcontext() if sync else self.model.no_sync():
                         out = training_forward(self.model, chunk, spec, self.pieces)
-                    rows = slice(start, start + out.gen_embedding.shape[0])
-                    start = rows.stop
-                    surrogate = (out.gen_embedding.float() * gen_grad[rows]).sum()
-                    surrogate = surrogate + (out.anchor_embedding.float() * anchor_grad[rows]).sum()
-                    surrogate = surrogate + (out.router_probs.float() * probs_grad[rows]).sum()
-                    surrogate = surrogate + ce_grad * out.cross_entropy_sum()
-                    surrogate.backward()
+                        rows = slice(start, start + out.gen_embedding.shape[0])
+                        start = rows.stop
+                        surrogate = (out.gen_embedding.float() * gen_grad[rows]).sum()
+                        surrogate = surrogate + (out.anchor_embedding.float() * anchor_grad[rows]).sum()
+                        surrogate = surrogate + (out.router_probs.float() * probs_grad[rows]).sum()
+                        surrogate = surrogate + ce_grad * out.cross_entropy_sum()
+                        if ddp:
+                            surrogate = surrogate + self._touch_trainable()
+                        surrogate.backward()

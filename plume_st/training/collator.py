@@ -39,6 +39,21 @@ def pad_token_lists(token_lists: list[list[int]], pad_id: int) -> tuple[torch.Te
     return ids, mask
 
 
+def _named_error(error: Exception, column: str, sides: list[dict[str, Any]], sources: list[str | None]) -> Exception:
+    """``error`` (same type where possible) prefixed with the column and the records (``file:line``) it concerns:
+    the rows whose media path the error names, else every row of the batch."""
+    message = str(error)
+    named = [source for side, source in zip(sides, sources) if source and any(
+        path in message for path in [*(side.get("image") or []), *(side.get("video") or [])])]  # fmt: skip
+    records = named or [source for source in sources if source]
+    label = "records" if len(records) > 1 else "record"
+    where = f"column {column!r}" + (f", {label} {', '.join(records)}" if records else "")
+    try:
+        return type(error)(f"{where}: {message}")
+    except TypeError:  # an exception class with a constructor of its own
+        return RuntimeError(f"{where}: {message}")
+
+
 @dataclass
 class PlumeDataCollator(BaseDataCollator):
     """Collates ``{"query": side, "positive": side, ...}`` rows for :class:`~plume_st.training.PlumeLoss`.
@@ -82,8 +97,8 @@ class PlumeDataCollator(BaseDataCollator):
             prompt = self._get_prompt_for_column(prompts, column) if prompts else None
             try:
                 prefix = self.preprocess_fn([side_input(side) for side in sides], prompt=prompt)
-            except (ValueError, TypeError) as error:
-                raise type(error)(f"column {column!r}: {error}") from error
+            except (ValueError, TypeError, OSError) as error:
+                raise _named_error(error, column, sides, [row.get("source") for row in features]) from error
             think_ids, think_mask = self.tokenize_segments([side.get("rationale") or "" for side in sides])
             answer_ids, answer_mask = self.tokenize_answers([side.get("answer") or "" for side in sides])
             extra = {"think_ids": think_ids, "think_mask": think_mask, "answer_ids": answer_ids}

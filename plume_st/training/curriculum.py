@@ -43,7 +43,8 @@ class CurriculumSchedule:
     """Stage ratios, their share of training, and the current stage.
 
     Args:
-        ratios: Fraction of the S segments replaced by latent steps in each stage (non-decreasing, in [0, 1]).
+        ratios: Fraction of the S segments replaced by latent steps in each stage (non-decreasing, in [0, 1], the
+            last one 1.0).
         num_segments: S; the last stage (ratio 1) runs S latent steps.
         stage_fractions: Relative share of training per stage (normalised); ``None`` gives equal shares.
         final_answer_first_half: Keep the answer text during the first half of the last stage.
@@ -62,6 +63,9 @@ class CurriculumSchedule:
             raise ValueError("ratios must name at least one stage")
         if any(not 0.0 <= ratio <= 1.0 for ratio in self.ratios) or list(self.ratios) != sorted(self.ratios):
             raise ValueError(f"ratios must be non-decreasing values in [0, 1], got {self.ratios}")
+        if self.ratios[-1] != 1.0:
+            # The last stage drops the rationale text and runs all S latent steps, exactly what encode() runs.
+            raise ValueError(f"the last ratio must be 1.0 (the fully latent stage), got {self.ratios}")
         if self.num_segments < 1:
             raise ValueError(f"num_segments must be positive, got {self.num_segments}")
         fractions = self.stage_fractions or (1.0,) * len(self.ratios)
@@ -92,7 +96,7 @@ class CurriculumSchedule:
         """The :class:`StageSpec` of a stage (default: the current one) at a progress (default: the current one)."""
         stage = self.stage if stage is None else stage
         progress = self.progress if progress is None else progress
-        last = stage == self.num_stages - 1 and (self.num_stages > 1 or self.ratios[stage] == 1.0)
+        last = stage == self.num_stages - 1
         keep_answer = not last
         if last and self.final_answer_first_half:
             start = self._ends[stage - 1] if stage > 0 else 0.0

@@ -3,9 +3,13 @@
 * ``"full"``: every parameter of the language model, the vision-language merger, the new token rows and the
   transition adapter trains; the vision encoder's blocks and patch embedding are frozen (the authors' default).
 * ``"lora"``: LoRA adapters (peft, through ``model.add_adapter``) on the language model's projections; the base
-  weights are frozen, the transition adapter trains fully. The PLUME token rows are new, so the PLUME-prepared
-  backbone (tokens added) is written once to ``base_dir`` and recorded as the adapter's base model: the saved
-  folder then holds only the LoRA weights, the transition adapter and the configuration, and reloads from it.
+  weights are frozen, the transition adapter trains fully, and the embedding rows of the five PLUME tokens train
+  too (peft's ``trainable_token_indices``: a delta for those rows only, saved with the adapter). The PLUME token
+  rows are new, so the PLUME-prepared backbone (tokens added) is written once to ``base_dir`` and recorded, as an
+  absolute local path, as the adapter's ``base_model_name_or_path``: the saved folder holds only the LoRA weights,
+  the token-row deltas, the transition adapter and the configuration, and reloads on this machine. To publish it,
+  publish ``base_dir`` too (e.g. as its own Hub repository) and set ``base_model_name_or_path`` in the folder's
+  ``adapter_config.json`` to where it lives.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from plume_st.modules.plume_prompt import PLUME_TOKENS
 
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -38,6 +44,7 @@ def add_lora(
     alpha: int = 32,
     dropout: float = 0.05,
     target_modules: tuple[str, ...] | list[str] = DEFAULT_LORA_TARGETS,
+    train_plume_tokens: bool = True,
 ) -> None:
     """Add LoRA adapters to the language model (the vision tower gets none).
 
@@ -48,6 +55,8 @@ def add_lora(
         alpha: LoRA alpha.
         dropout: LoRA dropout.
         target_modules: Projection names to adapt inside the language model.
+        train_plume_tokens: Train the embedding rows of the PLUME tokens (peft ``trainable_token_indices``); they are
+            copies of existing rows until trained.
     """
     from peft import LoraConfig
 
@@ -59,7 +68,14 @@ def add_lora(
     causal_lm.config._name_or_path = str(base_dir)
     causal_lm.name_or_path = str(base_dir)
     pattern = r".*language_model.*\.(" + "|".join(target_modules) + r")$"
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern)
+    token_ids = {"embed_tokens": [input_module.token_id(token) for token in PLUME_TOKENS]}
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=pattern,
+        trainable_token_indices=token_ids if train_plume_tokens else None,
+    )
     model.add_adapter(config)
 
 
@@ -76,7 +92,8 @@ def prepare_finetuning(
         model: The PLUME SentenceTransformer.
         mode: ``"full"`` or ``"lora"``.
         freeze_vision: Freeze the vision encoder (merger excluded) in ``"full"`` mode.
-        lora: Keyword arguments of :func:`add_lora` (``r``, ``alpha``, ``dropout``, ``target_modules``).
+        lora: Keyword arguments of :func:`add_lora` (``r``, ``alpha``, ``dropout``, ``target_modules``,
+            ``train_plume_tokens``).
         base_dir: Folder for the PLUME-prepared base backbone in ``"lora"`` mode.
 
     Returns:

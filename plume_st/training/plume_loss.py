@@ -11,10 +11,16 @@ column of the batch at the current curriculum stage, then combines
 * ``balance``: the router balance loss over every row and latent step of every column.
 
 It returns the weighted parts as a dict, so sentence-transformers' trainer logs each part and sums them.
+
+Mixed precision: accelerate's autocast covers only the model's own forward (the prefix pass); the latent steps, the
+suffix pass and the LM head run in the loss. With ``mixed_precision="bf16"`` (``PlumeTrainer`` sets it from
+``args.bf16`` / ``args.fp16``) the whole training forward runs under ``torch.autocast``, so fp32 master weights
+compute in bf16 everywhere, as in the prefix pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -24,6 +30,8 @@ from .curriculum import CurriculumSchedule
 from .loss_functions import info_nce, router_balance, token_mean, world_size
 from .suffix import SuffixPieces
 from .training_forward import TrainingOutputs, training_forward, unwrap_model
+
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class PlumeLoss(nn.Module):
@@ -39,6 +47,8 @@ class PlumeLoss(nn.Module):
         balance_weight: lambda_bal.
         temperature: tau of both InfoNCE terms.
         gather_across_devices: Use every rank's embeddings as in-batch negatives when distributed.
+        mixed_precision: ``"bf16"`` / ``"fp16"``: run the training forward under ``torch.autocast`` of that dtype;
+            ``None``: no autocast of its own.
     """
 
     def __init__(
@@ -51,6 +61,7 @@ class PlumeLoss(nn.Module):
         balance_weight: float = 0.1,
         temperature: float = 0.02,
         gather_across_devices: bool = True,
+        mixed_precision: str | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -63,6 +74,9 @@ class PlumeLoss(nn.Module):
         self.balance_weight = balance_weight
         self.temperature = temperature
         self.gather_across_devices = gather_across_devices
+        if mixed_precision is not None and mixed_precision not in _AUTOCAST_DTYPES:
+            raise ValueError(f"mixed_precision must be 'bf16', 'fp16' or None, got {mixed_precision!r}")
+        self.mixed_precision = mixed_precision
         self._pieces: SuffixPieces | None = None
 
     @property
@@ -76,11 +90,23 @@ class PlumeLoss(nn.Module):
         if len(sentence_features) < 2:
             raise ValueError(f"PlumeLoss needs a query and a positive column, got {len(sentence_features)} column(s)")
         spec = self.curriculum.spec()
-        outputs = [training_forward(self.model, features, spec, self.pieces) for features in sentence_features]
+        with self.autocast():
+            outputs = [training_forward(self.model, features, spec, self.pieces) for features in sentence_features]
         parts = self.combine(outputs)
-        if world_size() > 1 and isinstance(self.model, nn.parallel.DistributedDataParallel):
+        if self.under_ddp():
             parts["ce"] = parts["ce"] + self._touch_trainable()
         return parts
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """``torch.autocast`` of the ``mixed_precision`` dtype on the model's device type (a no-op without one)."""
+        if self.mixed_precision is None:
+            return contextlib.nullcontext()
+        device_type = next(unwrap_model(self.model).parameters()).device.type
+        return torch.autocast(device_type, dtype=_AUTOCAST_DTYPES[self.mixed_precision])
+
+    def under_ddp(self) -> bool:
+        """Whether the loss runs a DistributedDataParallel-wrapped model in a process group of several ranks."""
+        return world_size() > 1 and isinstance(self.model, nn.parallel.DistributedDataParallel)
 
     def combine(self, outputs: list[TrainingOutputs]) -> dict[str, torch.Tensor]:
         """Combine the columns' training outputs into the weighted loss parts."""

@@ -7,6 +7,10 @@ by the base trainer because :class:`~plume_st.training.plume_loss.PlumeLoss` ret
 Under DDP only the prefix pass runs inside the wrapped model's forward; the latent steps and the suffix follow it in
 the loss. DDP therefore runs with ``ddp_find_unused_parameters=False`` (the default set here), and the loss adds a
 zero that depends on every trainable parameter so each one reports a gradient every step.
+
+For the same reason accelerate's autocast (``bf16`` / ``fp16`` arguments) covers only the prefix pass: the trainer
+hands the arguments' precision to the loss (``loss.mixed_precision``), which autocasts the whole training forward.
+Under DDP it also sets ``dataloader_drop_last``: the cross-rank InfoNCE gathers equal-sized batches from every rank.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ class PlumeTrainer(SentenceTransformerTrainer):
             args.ddp_find_unused_parameters = False
         if args is not None and args.ddp_find_unused_parameters:
             raise ValueError("PLUME training needs ddp_find_unused_parameters=False (see PlumeTrainer's docstring)")
+        if args is not None and getattr(loss, "mixed_precision", "absent") is None:
+            loss.mixed_precision = "bf16" if args.bf16 else "fp16" if args.fp16 else None
+        if args is not None and args.world_size > 1 and not args.dataloader_drop_last:
+            # The InfoNCE all-gather needs the same number of rows on every rank, also in the last batch.
+            args.dataloader_drop_last = True
         if data_collator is None:
             data_collator = PlumeDataCollator(
                 preprocess_fn=model[0].preprocess, tokenizer=model[0].tokenizer, num_segments=curriculum.num_segments

@@ -6,6 +6,8 @@ Used by ``plume-st train CONFIG.yaml``, ``training_scripts/train_plume.py`` and 
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from .plume_trainer import PlumeTrainer
 from .synthetic_data import write_synthetic_ume
 from .train_config import load_config
 from .ume_data import read_ume_sft
+
+logger = logging.getLogger(__name__)
 
 _MODEL_KEYS = (
     "latent_steps", "num_frames", "min_pixels", "max_pixels", "video_max_pixels", "num_experts", "top_k",
@@ -68,6 +72,19 @@ def build_model(model_config: dict[str, Any], work_dir: Any) -> Any:
         backbone = str(build_tiny_backbone(work_dir / "tiny-backbone", family=family, seed=model_config["seed"]))
     kwargs = {key: model_config[key] for key in _MODEL_KEYS if model_config.get(key) is not None}
     return build_plume_model(backbone, model_kwargs=model_kwargs, **kwargs)
+
+
+def warn_on_pure_bf16(model: Any, args: Any) -> bool:
+    """Warn (and return True) when bf16 weights would be updated by the plain optimizer, without DeepSpeed's fp32
+    master copy: AdamW's lr-5e-5 steps mostly round away in bf16. Use ``model.dtype: float32`` + ``bf16: true``."""
+    deepspeed = bool(args.deepspeed) or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    pure = any(param.requires_grad and param.dtype == torch.bfloat16 for param in model.parameters())
+    if pure and not deepspeed:
+        logger.warning(
+            "training bf16 weights without fp32 master weights (no DeepSpeed): small updates round away; set "
+            "model.dtype: float32 and training.bf16: true for mixed precision"
+        )
+    return pure and not deepspeed
 
 
 def build_dataset(data_config: dict[str, Any], work_dir: Any) -> Any:
@@ -130,6 +147,7 @@ def train_from_config(
     training.setdefault("report_to", [])
     training.setdefault("dataloader_pin_memory", torch.cuda.is_available())
     args = SentenceTransformerTrainingArguments(**training)
+    warn_on_pure_bf16(model, args)
     trainer = PlumeTrainer(
         model,
         args,

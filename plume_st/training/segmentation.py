@@ -5,11 +5,14 @@ takes it apart; :func:`split_rationale` cuts the rationale into exactly ``num_se
 
 * at sentence boundaries (``.``, ``!``, ``?`` and their CJK forms, followed by white space) when there are at least
   ``num_segments`` sentences, grouping consecutive sentences so the group sizes differ by at most one;
-* otherwise at equal character offsets (the "character fallback"), so a short rationale still yields S pieces
-  (some may be empty when it has fewer than S characters).
+* otherwise at word boundaries (white space), grouping consecutive words the same way; a rationale of fewer than
+  S words gives one word per segment and empty segments after them;
+* only a rationale of a single word (no white space to cut at) is cut at equal character offsets, so it still
+  yields S pieces (some empty when it has fewer than S characters).
 
-White space between sentences stays at the *start* of the following segment, so tokenising the segments one by
-one gives the same byte-level tokens as tokenising the joined text, and ``"".join(segments) == rationale``.
+White space between sentences (and words) stays at the *start* of the following segment, so tokenising the
+segments one by one gives the same byte-level tokens as tokenising the joined text (a byte-level BPE never merges
+across a space-word boundary), and ``"".join(segments) == rationale``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])(?=\s)")
+_WORD = re.compile(r"\s*\S+")
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
@@ -44,6 +48,25 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
+def split_words(text: str) -> list[str]:
+    """Words of ``text``, each with the white space in front of it (trailing white space joins the last word)."""
+    words = _WORD.findall(text)
+    if words:
+        words[-1] += text[sum(len(word) for word in words) :]
+    return words
+
+
+def _group(pieces: list[str], num_segments: int) -> list[str]:
+    """``num_segments`` runs of consecutive pieces whose sizes differ by at most one (larger runs first)."""
+    base, extra = divmod(len(pieces), num_segments)
+    segments, start = [], 0
+    for index in range(num_segments):
+        size = base + (1 if index < extra else 0)
+        segments.append("".join(pieces[start : start + size]))
+        start += size
+    return segments
+
+
 def split_rationale(text: str, num_segments: int = 8) -> list[str]:
     """Cut a rationale into exactly ``num_segments`` contiguous segments.
 
@@ -61,12 +84,9 @@ def split_rationale(text: str, num_segments: int = 8) -> list[str]:
         raise ValueError(f"num_segments must be positive, got {num_segments}")
     sentences = split_sentences(text)
     if len(sentences) >= num_segments:
-        base, extra = divmod(len(sentences), num_segments)
-        segments, start = [], 0
-        for index in range(num_segments):
-            size = base + (1 if index < extra else 0)
-            segments.append("".join(sentences[start : start + size]))
-            start += size
-        return segments
+        return _group(sentences, num_segments)
+    words = split_words(text)
+    if len(words) > 1:
+        return _group(words, num_segments)
     bounds = [round(index * len(text) / num_segments) for index in range(num_segments + 1)]
     return [text[bounds[index] : bounds[index + 1]] for index in range(num_segments)]

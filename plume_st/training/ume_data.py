@@ -11,8 +11,10 @@ Each JSONL record holds a query side ``qry`` and a positive side ``pos``::
 Every side becomes a struct ``{"text", "image", "video", "rationale", "answer"}`` of plain strings: the human turn
 without its ``<image>`` / ``<video>`` placeholders (and without anything from ``<disc_emb>`` on, which the PLUME
 prompt adds itself), the media paths joined with the media root, and the assistant turn split into rationale and
-answer. Media files are opened only when the collator builds a batch. ``video`` is one video: a list of frame image
-paths or a one-element list holding a video file.
+answer. Media files are opened only when the collator builds a batch (``check_media=True`` checks that they exist
+up front). ``image`` is a path or a list of paths; ``video`` is one video: a list of frame image paths, a
+one-element list holding a video file, or that path as a plain string. Every row also keeps ``source``
+(``"file:line"``), which the collator names when a batch cannot be built.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ SIDE_FEATURES = {
     "rationale": Value("string"),
     "answer": Value("string"),
 }
-PAIR_FEATURES = Features({"query": SIDE_FEATURES, "positive": SIDE_FEATURES})
+PAIR_FEATURES = Features({"query": SIDE_FEATURES, "positive": SIDE_FEATURES, "source": Value("string")})
 _PLACEHOLDER = re.compile(r"<image>|<video>")
 
 
@@ -43,11 +45,23 @@ def _join(root: str | None, path: str) -> str:
     return path if root is None or os.path.isabs(path) else os.path.join(root, path)
 
 
+def _paths(value: Any, key: str) -> list[str]:
+    """A media field as a list of paths: a string is one path; anything but a list of strings is an error."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError(f"{key!r} must be a path or a list of paths, got {value!r}")
+
+
 def convert_side(side: dict[str, Any], media_root: str | None = None) -> dict[str, Any]:
     """One UME-R1 side as a ``{"text", "image", "video", "rationale", "answer"}`` struct.
 
     Raises:
-        ValueError: If the side has no human turn, or neither text nor media.
+        ValueError: If the side has no human turn, neither text nor media, or a media field that is not a path or a
+            list of paths.
     """
     turns = side.get("conversations") or []
     human = next((turn["value"] for turn in turns if turn.get("from") == "human"), None)
@@ -56,25 +70,34 @@ def convert_side(side: dict[str, Any], media_root: str | None = None) -> dict[st
         raise ValueError("the side has no human turn")
     text = _PLACEHOLDER.sub("", human.split("<disc_emb>")[0]).strip()
     rationale, answer = parse_assistant_turn(gpt)
-    images = [_join(media_root, path) for path in side.get("image") or []]
-    videos = side.get("video") or []
-    if videos and isinstance(videos[0], list):
+    images = [_join(media_root, path) for path in _paths(side.get("image"), "image")]
+    videos = side.get("video")
+    if isinstance(videos, list) and videos and isinstance(videos[0], list):
         if len(videos) > 1:
             raise ValueError(f"a side holds one video, got {len(videos)}")
         videos = videos[0]
-    video = [_join(media_root, path) for path in videos]
+    video = [_join(media_root, path) for path in _paths(videos, "video")]
     if not text and not images and not video:
         raise ValueError("the side has neither text nor media")
     return {"text": text, "image": images, "video": video, "rationale": rationale, "answer": answer}
 
 
 def iter_ume_records(paths: str | Path | Iterable[str | Path]) -> Iterable[tuple[str, int, dict[str, Any]]]:
-    """Yield ``(path, line number, record)`` for every non-empty line of the JSONL files."""
+    """Yield ``(path, line number, record)`` for every non-empty line of the JSONL files.
+
+    Raises:
+        ValueError: For a line that is not valid JSON, naming its file and line.
+    """
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         with open(path, encoding="utf8") as handle:
             for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield str(path), number, json.loads(line)
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: invalid JSON: {error}") from error
+                yield str(path), number, record
 
 
 def read_ume_sft(
@@ -82,6 +105,7 @@ def read_ume_sft(
     media_root: str | Path | None = None,
     by_dataset: bool = False,
     max_records: int | None = None,
+    check_media: bool = False,
 ) -> Dataset | DatasetDict:
     """Read UME-R1 SFT JSONL files into ``query`` / ``positive`` columns.
 
@@ -91,12 +115,14 @@ def read_ume_sft(
         by_dataset: Return a ``DatasetDict`` keyed by ``dataset_name``, so the trainer draws every batch from one
             sub-dataset (``multi_dataset_batch_sampler``), as the paper does.
         max_records: Stop after this many records.
+        check_media: Check that every media file exists now, instead of failing when its batch is built.
 
     Returns:
-        A ``Dataset`` (or a ``DatasetDict``) whose rows are ``{"query": side, "positive": side}``.
+        A ``Dataset`` (or a ``DatasetDict``) of ``{"query": side, "positive": side, "source": "file:line"}`` rows.
 
     Raises:
-        ValueError: For a malformed record, naming its file and line.
+        ValueError: For invalid JSON or a malformed record, naming its file, line and the record.
+        FileNotFoundError: With ``check_media``, for a record whose media files are missing.
     """
     root = None if media_root is None else os.fspath(media_root)
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -106,13 +132,26 @@ def read_ume_sft(
         try:
             row = {"query": convert_side(record["qry"], root), "positive": convert_side(record["pos"], root)}
         except (KeyError, ValueError, TypeError, AttributeError) as error:
-            raise ValueError(f"{path}, line {number}: malformed UME-R1 record: {error!r}") from error
+            raise ValueError(
+                f"{path}, line {number}: malformed UME-R1 record: {error!r}; record: {_excerpt(record)}"
+            ) from error
+        row["source"] = f"{path}:{number}"
+        if check_media:
+            missing = [file for side in (row["query"], row["positive"]) for file in side["image"] + side["video"]
+                       if not os.path.exists(file)]  # fmt: skip
+            if missing:
+                raise FileNotFoundError(f"{path}, line {number}: missing media file(s) {missing}")
         name = str(record.get("dataset_name", "default")) if by_dataset else "all"
         groups.setdefault(name, []).append(row)
     if not groups:
         raise ValueError(f"no records in {paths}")
     datasets = {name: Dataset.from_list(rows, features=PAIR_FEATURES) for name, rows in groups.items()}
     return DatasetDict(datasets) if by_dataset else datasets["all"]
+
+
+def _excerpt(record: Any, limit: int = 300) -> str:
+    text = json.dumps(record, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def side_input(side: dict[str, Any]) -> dict[str, Any]:

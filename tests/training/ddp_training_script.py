@@ -1,5 +1,10 @@
 """Run by ``torchrun --nproc_per_node 2``: a short DDP (gloo, CPU) PLUME run through every stage; each rank writes a
-digest of its final weights and its logs to ``{out_dir}/rank{rank}.json``."""
+digest of its final weights and its logs to ``{out_dir}/rank{rank}.json``.
+
+``plain`` mode: ``PlumeLoss``, 5 steps through the five default stages; ``cached`` mode: ``CachedPlumeLoss`` with
+mini-batches of 2 rows, 3 steps through stages 0 (explicit) and 1 (fully latent), ``dataloader_drop_last`` left
+to the trainer.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import torch
 from plume_st.training.run import train_from_config
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, mode: str = "plain") -> None:
     torch.set_num_threads(1)
     config = {
         "model": {"backbone": "tiny", "num_frames": 4, "dtype": "float32"},
@@ -31,12 +36,18 @@ def main(out_dir: str) -> None:
             "dataloader_drop_last": True,
         },
     }
+    if mode == "cached":
+        config["loss"] = {"grad_cache": True, "mini_batch_size": 2}
+        config["curriculum"] = {"ratios": [0.0, 1.0]}
+        config["training"]["max_steps"] = 3
+        del config["training"]["dataloader_drop_last"]  # PlumeTrainer sets it under DDP (equal batches to gather)
     result = train_from_config(config, save_final=False)
     digest = {name: float(value.double().sum()) for name, value in result.model.state_dict().items()}
     logs = [entry for entry in result.trainer.state.log_history if "loss" in entry]
     with open(f"{out_dir}/rank{os.environ['RANK']}.json", "w", encoding="utf8") as handle:
-        json.dump({"digest": digest, "logs": logs, "world": torch.distributed.get_world_size()}, handle)
+        world, drop_last = torch.distributed.get_world_size(), result.trainer.args.dataloader_drop_last
+        json.dump({"digest": digest, "logs": logs, "world": world, "drop_last": drop_last}, handle)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

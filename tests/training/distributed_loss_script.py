@@ -3,6 +3,8 @@ and writes its parts and gradients to ``{out_dir}/rank{rank}.json``.
 
 ``tensors`` mode: fixed embeddings, router probabilities and token losses; the gradients of the rank's rows.
 ``model`` mode: a tiny PLUME model on the first rows of a synthetic set at stage 2; the adapter's gradients.
+``cached_ddp`` mode: the same model wrapped in DistributedDataParallel, ``CachedPlumeLoss`` with mini-batches of one
+row; every parameter's DDP-averaged gradient is saved to ``{out_dir}/rank{rank}.pt``.
 """
 
 from __future__ import annotations
@@ -80,11 +82,31 @@ def run_model(out_dir: str, setup, rank: int, world: int) -> dict:
     return {"parts": {name: value.item() for name, value in parts.items()}, "grads": grads}
 
 
+def run_cached_ddp(out_dir: str, setup, rank: int, world: int) -> None:
+    from plume_st.training.cached_plume_loss import CachedPlumeLoss
+
+    model, loss, rows, collator = setup
+    wrapped = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False)
+    cached = CachedPlumeLoss(wrapped, loss.curriculum, mini_batch_size=1)
+    shard = MODEL_ROWS // world
+    for _ in range(2):  # a second step: DDP refuses a forward while the previous reduction is unfinished
+        model.zero_grad()
+        parts = cached(columns(collator(rows[rank * shard : (rank + 1) * shard])))
+        sum(parts.values()).backward()
+    grads = {name: param.grad.clone() for name, param in model.named_parameters() if param.grad is not None}
+    result = {"parts": {name: value.item() for name, value in parts.items()}, "grads": grads}
+    torch.save(result, f"{out_dir}/rank{rank}.pt")
+
+
 def main(out_dir: str, mode: str = "tensors") -> None:
     # Build the model before the process group exists: transformers saves weights on the main process only.
-    setup = model_setup(f"{out_dir}/rank{os.environ['RANK']}") if mode == "model" else None
+    setup = model_setup(f"{out_dir}/rank{os.environ['RANK']}") if mode in ("model", "cached_ddp") else None
     torch.distributed.init_process_group("gloo")
     rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    if mode == "cached_ddp":
+        run_cached_ddp(out_dir, setup, rank, world)
+        torch.distributed.destroy_process_group()
+        return
     if mode == "model":
         result = run_model(out_dir, setup, rank, world)
         with open(f"{out_dir}/rank{rank}.json", "w", encoding="utf8") as handle:

@@ -75,3 +75,20 @@ def test_grad_cache_through_the_trainer_matches_plain_training(tmp_path):
     plain, cached = run("plain", False), run("cached", True)
     for name, value in plain.items():
         torch.testing.assert_close(cached[name], value, atol=1e-5, rtol=1e-4, msg=name)
+
+
+class _FakeZeroEngine(torch.nn.Module):
+    """Stands in for a DeepSpeed engine (``module`` + ``zero_optimization_stage()``)."""
+
+    def __init__(self, module, stage):
+        super().__init__()
+        self.module, self.stage = module, stage
+
+    def zero_optimization_stage(self):
+        return self.stage
+
+
+def test_grad_cache_refuses_zero_2_and_3(tiny_backbone):
+    model = make_model(tiny_backbone)
+    with pytest.raises(ValueError, match="ZeRO-3 refuses.*ZeRO-1"):
+        CachedPlumeLoss(_FakeZeroEngine(model, 3), CurriculumSchedule())([{}, {}])

@@ -40,8 +40,16 @@ def test_update_reports_switches():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"ratios": (0.5, 0.25)}, {"ratios": (0.0, 1.5)}, {"stage_fractions": (1, 1)}, {"num_segments": 0}]
+    ("kwargs", "message"),
+    [
+        ({"ratios": (0.5, 0.25)}, "non-decreasing"),
+        ({"ratios": (0.0, 1.5)}, "non-decreasing"),
+        ({"ratios": (0.0, 0.5, 0.75)}, "last ratio must be 1.0"),
+        ({"ratios": (0.25,)}, "last ratio must be 1.0"),
+        ({"stage_fractions": (1, 1)}, "stage_fractions"),
+        ({"num_segments": 0}, "num_segments"),
+    ],
 )
-def test_bad_schedules(kwargs):
-    with pytest.raises(ValueError):
+def test_bad_schedules(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         CurriculumSchedule(**kwargs)

@@ -42,7 +42,8 @@ def test_convert_side_strips_placeholders_and_joins_media():
 def test_reader_groups_by_dataset_and_reports_bad_lines(synthetic_dir, tmp_path):
     path = synthetic_dir / "train.jsonl"
     whole = read_ume_sft(path, media_root=synthetic_dir)
-    assert isinstance(whole, Dataset) and len(whole) == 24 and whole.column_names == ["query", "positive"]
+    assert isinstance(whole, Dataset) and len(whole) == 24 and whole.column_names == ["query", "positive", "source"]
+    assert whole[3]["source"] == f"{path}:4"
     parts = read_ume_sft(path, media_root=synthetic_dir, by_dataset=True)
     assert isinstance(parts, DatasetDict)
     assert {name: len(part) for name, part in parts.items()} == {"shapes_i2t": 8, "shapes_t2i": 8, "motion_v2t": 8}
@@ -105,3 +106,42 @@ def test_trainer_draws_each_batch_from_one_sub_dataset(tiny_backbone, synthetic_
         assert (images, videos) in {(4, 0), (0, 4), (0, 0)}  # all image, all video or all text queries
         kinds.append({(4, 0): "shapes_i2t", (0, 4): "motion_v2t", (0, 0): "shapes_t2i"}[(images, videos)])
     assert sorted(kinds) == ["motion_v2t"] * 2 + ["shapes_i2t"] * 2 + ["shapes_t2i"] * 2
+
+
+def _record(path, line):
+    return json.loads(path.read_text().splitlines()[line - 1])
+
+
+def test_reader_names_invalid_json_and_bad_media_fields(synthetic_dir, tmp_path):
+    record = _record(synthetic_dir / "train.jsonl", 1)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(record) + "\n" + '{"qry": {"conversations": [}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl, line 2: invalid JSON: Expecting value"):
+        read_ume_sft(bad)
+    # A string is one path, not a list of characters.
+    side = {"conversations": [{"from": "human", "value": "<image>x"}], "image": "a.png", "video": "clip.mp4"}
+    assert convert_side(side, "/d")["image"] == ["/d/a.png"] and convert_side(side, "/d")["video"] == ["/d/clip.mp4"]
+    for field, value in [("image", [1, 2]), ("image", {"path": "a.png"}), ("video", [["a.png"], ["b.png"]])]:
+        broken = {**record, "qry": {**record["qry"], field: value}}
+        bad.write_text(json.dumps(record) + "\n" + json.dumps(broken) + "\n")
+        with pytest.raises(ValueError, match=r"bad.jsonl, line 2: malformed UME-R1 record: .*; record: \{") as info:
+            read_ume_sft(bad)
+        assert repr(value)[:3] in str(info.value) or "one video" in str(info.value)
+
+
+def test_missing_media_is_named_by_record(tiny_backbone, tmp_path):
+    from plume_st.training.synthetic_data import write_synthetic_ume
+
+    path = write_synthetic_ume(tmp_path, num_records=6, seed=0, name="train")
+    rows = read_ume_sft(path, media_root=tmp_path).to_list()
+    image_row = next(index for index, row in enumerate(rows) if row["query"]["image"])
+    missing = rows[image_row]["query"]["image"][0]
+    (tmp_path / missing).unlink()
+    # Up front, with check_media=True:
+    with pytest.raises(FileNotFoundError, match=rf"train.jsonl, line {image_row + 1}: missing media file"):
+        read_ume_sft(path, media_root=tmp_path, check_media=True)
+    # Or when the batch is built: the collator names the record's file:line.
+    model = make_model(tiny_backbone)
+    collator = PlumeDataCollator(preprocess_fn=model[0].preprocess, tokenizer=model[0].tokenizer)
+    with pytest.raises(ValueError, match=rf"column 'query', record {path}:{image_row + 1}: .*does not exist"):
+        collator(rows)

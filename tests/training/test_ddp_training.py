@@ -9,22 +9,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_two_rank_ddp_run_keeps_replicas_identical(tmp_path):
+
+@pytest.mark.parametrize(("mode", "stages"), [("plain", [0, 1, 2, 3, 4]), ("cached", [0, 0, 1])])
+def test_two_rank_ddp_run_keeps_replicas_identical(mode, stages, tmp_path):
     script = Path(__file__).with_name("ddp_training_script.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = subprocess.run(
-        [*command, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=400
+        [*command, str(script), str(tmp_path), mode], env=env, capture_output=True, text=True, timeout=400
     )
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
     assert ranks[0]["world"] == 2
-    # Each rank trained on different rows; identical weights after 5 steps means DDP averaged every gradient,
-    # including the adapter's (run outside the DDP forward) and experts no row chose.
+    assert ranks[0]["drop_last"] is True  # forced by PlumeTrainer when the cached mode leaves it unset
+    # Each rank trained on different rows; identical weights after the run means DDP averaged every gradient,
+    # including the adapter's (run outside the DDP forward) and experts no row chose; with GradCache, the
+    # mini-batches re-run under no_sync were all-reduced once with the last one.
     assert ranks[0]["digest"].keys() == ranks[1]["digest"].keys()
     for name, value in ranks[0]["digest"].items():
         assert math.isclose(value, ranks[1]["digest"][name], rel_tol=1e-6, abs_tol=1e-6), name
-    stages = [entry["stage"] for entry in ranks[0]["logs"]]
-    assert stages == [0, 1, 2, 3, 4]
+    assert [entry["stage"] for entry in ranks[0]["logs"]] == stages
     assert all(math.isfinite(entry["loss"]) for entry in ranks[0]["logs"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
+from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 
+from plume_st.modules.plume_prompt import PLUME_TOKENS
 from plume_st.training.run import train_from_config
 
 
@@ -26,9 +30,20 @@ def test_lora_run_saves_adapter_only_folder_that_reloads(tmp_path):
     result = train_from_config(config)
     model = result.model
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all("lora_" in name or name.startswith("1.adapter") for name in trainable)
+    assert trainable and all(
+        "lora_" in name or name.startswith("1.adapter") or "trainable_tokens_delta" in name for name in trainable
+    )
     lora_b = [p for name, p in model.named_parameters() if "lora_B" in name]
     assert lora_b and max(p.abs().max().item() for p in lora_b) > 0  # the adapters did train
+    # The PLUME token rows (copies of existing rows until trained) train as a delta of those 5 rows only.
+    token_ids = [model[0].token_id(token) for token in PLUME_TOKENS]
+    (delta,) = [p for name, p in model.named_parameters() if "trainable_tokens_delta" in name]
+    assert delta.shape[0] == 5 and delta.abs().max() > 0
+    adapter_config = json.loads((result.output_dir / "adapter_config.json").read_text())
+    assert adapter_config["trainable_token_indices"] == {"embed_tokens": token_ids}
+    assert adapter_config["base_model_name_or_path"] == str((tmp_path / "plume-base").resolve())
+    saved = load_file(result.output_dir / "adapter_model.safetensors")
+    assert any("trainable_tokens_delta" in key for key in saved)
 
     files = {path.name for path in result.output_dir.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "modules.json"} <= files

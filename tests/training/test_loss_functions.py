@@ -92,7 +92,7 @@ def test_plume_loss_weights_each_part():
     )
 
 
-def _torchrun(out_dir, mode):
+def _torchrun(out_dir, mode, read=True):
     script = Path(__file__).with_name("distributed_loss_script.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -100,7 +100,7 @@ def _torchrun(out_dir, mode):
         [*command, str(script), str(out_dir), mode], env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return [json.loads((out_dir / f"rank{rank}.json").read_text()) for rank in range(2)]
+    return [json.loads((out_dir / f"rank{rank}.json").read_text()) for rank in range(2)] if read else None
 
 
 def test_two_ranks_equal_one_process(tmp_path):
@@ -134,3 +134,24 @@ def test_two_ranks_equal_one_process_on_the_model(tmp_path):
     for name, param in model[1].named_parameters():
         expected = param.grad if param.grad is not None else torch.zeros_like(param)
         torch.testing.assert_close(torch.tensor(ranks[0]["grads"][name]), expected, atol=1e-4, rtol=1e-4, msg=name)
+
+
+def test_cached_loss_under_ddp_equals_one_process(tmp_path):
+    """``CachedPlumeLoss`` on a DDP-wrapped model (2 ranks x 3 rows, mini-batches of one row, two steps): no
+    unfinished-reduction error, and every parameter's averaged gradient equals one process's plain-loss gradient."""
+    _torchrun(tmp_path, "cached_ddp", read=False)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+    model, loss, rows, collator = model_setup(tmp_path / "single")
+    parts = loss(columns(collator(rows)))
+    sum(parts.values()).backward()
+    for name, value in parts.items():
+        mean = sum(rank["parts"][name] for rank in ranks) / 2
+        assert mean == pytest.approx(value.item(), rel=1e-4, abs=1e-5), name
+    expected = {name: param.grad for name, param in model.named_parameters() if param.grad is not None}
+    assert ranks[0]["grads"].keys() == ranks[1]["grads"].keys()
+    assert expected.keys() <= ranks[0]["grads"].keys()
+    assert any(name.startswith("1.adapter") for name in expected) and any("merger" in name for name in expected)
+    for name, grad in ranks[0]["grads"].items():
+        torch.testing.assert_close(ranks[1]["grads"][name], grad, atol=0, rtol=0, msg=name)  # DDP synchronised
+        reference = expected.get(name, torch.zeros_like(grad))
+        torch.testing.assert_close(grad, reference, atol=1e-4, rtol=1e-4, msg=name)

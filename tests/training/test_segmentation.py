@@ -16,7 +16,34 @@ def test_one_sentence_per_segment_keeps_whitespace_in_front():
     assert split_rationale("A b. C d! E f?", 3) == ["A b.", " C d!", " E f?"]
 
 
-def test_character_fallback_when_too_few_sentences():
+def test_word_fallback_when_too_few_sentences():
+    text = "The shape in the picture is a red circle on a white background, so name both"
+    segments = split_rationale(text, 4)
+    assert segments == [
+        "The shape in the",
+        " picture is a red",
+        " circle on a white",
+        " background, so name both",
+    ]
+    assert split_rationale("one two three", 5) == ["one", " two", " three", "", ""]
+    assert split_rationale(" a b ", 2) == [" a", " b "]
+
+
+def test_word_fallback_tokenises_like_the_joined_text(tiny_backbone):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
+    text = "The shape in the picture is a red circle on a white background, so the caption should name both"
+    for count in (3, 8, 16):
+        segments = split_rationale(text, count)
+        assert "".join(segments) == text
+        # Every cut is at white space: each non-empty segment after the first starts with it.
+        assert all(segment[:1].isspace() for segment in segments[1:] if segment)
+        pieces = [token for segment in segments for token in tokenizer(segment, add_special_tokens=False).input_ids]
+        assert pieces == tokenizer(text, add_special_tokens=False).input_ids
+
+
+def test_character_fallback_only_for_a_single_word():
     assert split_rationale("abcdefgh", 3) == ["abc", "de", "fgh"]
     assert split_rationale("ab", 4) == ["", "a", "b", ""]
     assert split_rationale("", 2) == ["", ""]
