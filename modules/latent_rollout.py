@@ -106,7 +106,6 @@ class LatentRollout(Module):
             hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
         )
         self.__dict__["input_module"] = None  # module 0, set by on_model_ready; not a registered submodule
-        self.__dict__["_suffix_ids"] = None
 
     @staticmethod
     def _check(reasoning: str, latent_steps: int) -> None:
@@ -118,7 +117,7 @@ class LatentRollout(Module):
     def on_model_ready(self, model: Any) -> None:
         """Reach the backbone of the model's input module (shared, not copied)."""
         self.__dict__["input_module"] = model[0]
-        self.__dict__["_suffix_ids"] = None
+        self._suffix_ids = model[0].tokenizer(LATENT_SUFFIX, add_special_tokens=False, return_tensors="pt").input_ids
 
     def start(self, features: dict[str, Any]) -> RolloutState:
         """The rollout state right after the prefix pass of :class:`PlumeInput`."""
@@ -166,13 +165,8 @@ class LatentRollout(Module):
         return self.input_module.causal_lm.get_input_embeddings()(token_ids)
 
     def suffix_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:
-        """The ids of ``<eot></think>\n<gen_emb>`` for every row (tokenised once)."""
-        if self.__dict__.get("_suffix_ids") is None:
-            tokenizer = self.input_module.tokenizer
-            self.__dict__["_suffix_ids"] = tokenizer(
-                LATENT_SUFFIX, add_special_tokens=False, return_tensors="pt"
-            ).input_ids
-        return self.__dict__["_suffix_ids"].to(device).expand(batch_size, -1)
+        """The ids of ``<eot></think>\n<gen_emb>`` for every row (tokenised once, in ``on_model_ready``)."""
+        return self._suffix_ids.to(device).expand(batch_size, -1)
 
     def forward(
         self, features: dict[str, Any], reasoning: str | None = None, latent_steps: int | None = None

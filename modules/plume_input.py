@@ -146,11 +146,13 @@ class PlumeInput(Transformer):
         Raises:
             ValueError, TypeError: For a bad input, naming its index in the batch and the problem.
         """
+        if prompt:
+            check_user_text(prompt)
         parsed = []
         for index, item in enumerate(inputs):
             try:
                 parsed.append(parse_input(item, self.media_options))
-                check_user_text((prompt or "") + parsed[-1].text)
+                check_user_text(parsed[-1].text)
             except (ValueError, TypeError) as error:
                 raise type(error)(f"Input {index} of the batch ({describe(item)}): {error}") from error
         texts = [render_prompt((prompt or "") + p.text, len(p.images), len(p.videos)) for p in parsed]

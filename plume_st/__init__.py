@@ -5,8 +5,7 @@ The public names are imported lazily, so ``import plume_st`` (and the command li
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from plume_st._lazy import lazy_exports
 
 _EXPORTS = {
     "AnchorGuidedTransition": "plume_st.modules",
@@ -23,8 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'plume_st' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -55,16 +55,13 @@ def format_table(labels: list[str], scores) -> str:
 
 def run_demo(out_dir: str | Path | None = None, family: str = "qwen2_vl", max_steps: int = 72) -> Path:
     """Run the demo; returns the folder of the trained, saved model."""
-    from sentence_transformers import SentenceTransformer
-
     from plume_st.training.demo_training import run_training_demo
 
     workdir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="plume-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"PLUME demo in {workdir}: tiny random {family} backbone, K = 8 latent steps, 4 + 1 experts, top-2")
     result = run_training_demo(workdir / "training", max_steps=max_steps, family=family)
-    model_dir = Path(result["model_dir"])
-    loaded = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
+    model_dir, loaded = Path(result["model_dir"]), result["model"]  # reloaded from disk by the training demo
     labels, inputs = demo_inputs(workdir)
     for reasoning in ("latent", "none"):
         embeddings = loaded.encode(inputs, reasoning=reasoning, convert_to_tensor=True)

@@ -12,32 +12,27 @@ lazily, so ``plume_st.training.cli`` (the command line) starts fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from plume_st._lazy import lazy_exports
 
 _EXPORTS = {
-    "CachedPlumeLoss": "cached_plume_loss",
-    "CurriculumCallback": "curriculum_callback",
-    "CurriculumSchedule": "curriculum",
-    "PlumeDataCollator": "collator",
-    "PlumeLoss": "plume_loss",
-    "PlumeTrainer": "plume_trainer",
-    "StageSpec": "curriculum",
-    "TrainingOutputs": "training_forward",
-    "hit_at_1": "retrieval_metrics",
-    "prepare_finetuning": "finetune",
-    "read_ume_sft": "ume_data",
-    "run_training_demo": "demo_training",
-    "split_rationale": "segmentation",
-    "train_from_config": "run",
-    "training_forward": "training_forward",
-    "write_synthetic_ume": "synthetic_data",
+    "CachedPlumeLoss": "plume_st.training.cached_plume_loss",
+    "CurriculumCallback": "plume_st.training.curriculum_callback",
+    "CurriculumSchedule": "plume_st.training.curriculum",
+    "PlumeDataCollator": "plume_st.training.collator",
+    "PlumeLoss": "plume_st.training.plume_loss",
+    "PlumeTrainer": "plume_st.training.plume_trainer",
+    "StageSpec": "plume_st.training.curriculum",
+    "TrainingOutputs": "plume_st.training.training_forward",
+    "hit_at_1": "plume_st.training.retrieval_metrics",
+    "prepare_finetuning": "plume_st.training.finetune",
+    "read_ume_sft": "plume_st.training.ume_data",
+    "run_training_demo": "plume_st.training.demo_training",
+    "split_rationale": "plume_st.training.segmentation",
+    "train_from_config": "plume_st.training.run",
+    "training_forward": "plume_st.training.training_forward",
+    "write_synthetic_ume": "plume_st.training.synthetic_data",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'plume_st.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"plume_st.training.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -150,6 +150,7 @@ def _run(output_dir: Path, settings: dict[str, Any], show_progress: bool, print_
         "hit_at_1_after": after,
         "stage_losses": per_stage,
         "model_dir": model_dir,
+        "model": reloaded,
         "embedding_shape": tuple(embeddings.shape),
         "seconds": time.perf_counter() - start,
     }

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -35,3 +40,12 @@ def make_model(backbone: str, **kwargs):
     kwargs.setdefault("num_frames", 4)
     kwargs.setdefault("expert_dropout", 0.0)
     return plume_st.build_plume_model(backbone, **kwargs)
+
+
+def torchrun_two_ranks(script_name: str, *args: str, timeout: int = 400) -> None:
+    """Run ``tests/training/<script_name> *args`` under ``torchrun --nproc_per_node 2`` (gloo, CPU, one thread)."""
+    script = Path(__file__).with_name(script_name)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run([*command, str(script), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from .conftest import torchrun_two_ranks
 
 
 @pytest.mark.parametrize(("mode", "stages"), [("plain", [0, 1, 2, 3, 4]), ("cached", [0, 0, 1])])
 def test_two_rank_ddp_run_keeps_replicas_identical(mode, stages, tmp_path):
-    script = Path(__file__).with_name("ddp_training_script.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run(
-        [*command, str(script), str(tmp_path), mode], env=env, capture_output=True, text=True, timeout=400
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun_two_ranks("ddp_training_script.py", str(tmp_path), mode)
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
     assert ranks[0]["world"] == 2
     assert ranks[0]["drop_last"] is True  # forced by PlumeTrainer when the cached mode leaves it unset

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +11,7 @@ import torch
 from plume_st.training.loss_functions import info_nce, router_balance, token_mean
 from plume_st.training.plume_loss import PlumeLoss
 
+from .conftest import torchrun_two_ranks
 from .distributed_loss_script import columns, global_inputs, model_setup, parts_from
 
 Q = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
@@ -93,13 +90,7 @@ def test_plume_loss_weights_each_part():
 
 
 def _torchrun(out_dir, mode, read=True):
-    script = Path(__file__).with_name("distributed_loss_script.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run(
-        [*command, str(script), str(out_dir), mode], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun_two_ranks("distributed_loss_script.py", str(out_dir), mode, timeout=300)
     return [json.loads((out_dir / f"rank{rank}.json").read_text()) for rank in range(2)] if read else None
 
 
