@@ -3,19 +3,19 @@
 It differs from ``SentenceTransformer`` only in how it saves: the module classes are listed in ``modules.json``
 as ``file.Class`` references to the source files each module copies into the folder root, so the folder loads
 with ``SentenceTransformer(folder, trust_remote_code=True)`` where ``plume_st`` is not installed. A model loaded
-back that way already carries such references and re-saves correctly as a plain ``SentenceTransformer``. The
-generated model card's usage snippet gets ``trust_remote_code=True``.
+back that way already carries such references and re-saves correctly as a plain ``SentenceTransformer``. Its
+model card is ``MODEL_CARD.md`` filled in (:mod:`plume_st.model_card`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from sentence_transformers import SentenceTransformer
 
+from plume_st.model_card import render_model_card
 from plume_st.modules.source_export import class_reference
 
 
@@ -31,10 +31,5 @@ class PlumeSentenceTransformer(SentenceTransformer):
                 entry["type"] = class_reference(type(module))
         modules_json.write_text(json.dumps(entries, indent=2), encoding="utf8")
         card = Path(path) / "README.md"
-        if card.exists():  # the generated usage snippet must load the remote-code modules
-            text = re.sub(
-                r'SentenceTransformer\("([^"]*)"\)',
-                r'SentenceTransformer("\1", trust_remote_code=True)',
-                card.read_text(),
-            )
-            card.write_text(text, encoding="utf8")
+        if card.exists():
+            card.write_text(render_model_card(self, card.read_text(encoding="utf8")), encoding="utf8")

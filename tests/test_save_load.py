@@ -58,3 +58,17 @@ np.save({str(tmp_path / "out.npy")!r}, m.encode(["a caption", "another one"]))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+
+
+def test_model_card_is_the_filled_template_plus_st_sections(plume_model, tmp_path):
+    model = plume_model("qwen2_vl")
+    model.save_pretrained(str(tmp_path / "m"))
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert card.startswith("---\n") and "library_name: sentence-transformers" in card  # ST's front matter
+    assert (
+        "| latent steps K | 8 |" in card
+        and "| transition adapter | 4 routed experts, top-2, shared expert: yes |" in card
+    )
+    assert "## Model Details" in card and "### Full Model Architecture" in card  # ST's own sections kept
+    assert "## Usage" in card and card.count("## Usage") == 1  # ours; ST's snippet without trust_remote_code dropped
+    assert "$" not in card.split("## Model Details")[0]  # every template field filled
