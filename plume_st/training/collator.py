@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from sentence_transformers.base.data_collator import BaseDataCollator
+from torch.nn.utils.rnn import pad_sequence
 
 from .segmentation import split_rationale
 from .ume_data import side_input
@@ -30,13 +31,10 @@ from .ume_data import side_input
 
 def pad_token_lists(token_lists: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token lists into ids and a boolean mask (at least one column wide)."""
-    width = max([len(tokens) for tokens in token_lists] + [1])
-    ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(token_lists), width), dtype=torch.bool)
-    for row, tokens in enumerate(token_lists):
-        ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        mask[row, : len(tokens)] = True
-    return ids, mask
+    rows = [torch.tensor(tokens, dtype=torch.long) for tokens in token_lists] + [torch.zeros(1, dtype=torch.long)]
+    ids = pad_sequence(rows, batch_first=True, padding_value=pad_id)[:-1]  # the extra row makes width >= 1
+    lengths = torch.tensor([len(tokens) for tokens in token_lists], dtype=torch.long)
+    return ids, torch.arange(ids.shape[1]) < lengths[:, None]
 
 
 def _named_error(error: Exception, column: str, sides: list[dict[str, Any]], sources: list[str | None]) -> Exception:
