@@ -6,10 +6,10 @@ for training, :func:`write_fixture` for an offline miniature, :func:`download_an
 
 from __future__ import annotations
 
-from plume_st.evaluation.download import download_annotations
 from plume_st.evaluation.evaluator import MMEBEvaluator
 from plume_st.evaluation.fixture import write_fixture
 from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.loaders.download import download_annotations
 from plume_st.evaluation.registry import DATASETS, DatasetSpec, get_dataset, select_datasets
 from plume_st.evaluation.report import build_report, report_markdown
 from plume_st.evaluation.runner import evaluate_mmeb

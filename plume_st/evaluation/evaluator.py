@@ -19,11 +19,11 @@ from typing import Any
 
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
-from plume_st.evaluation.embedding_cache import EmbeddingCache
-from plume_st.evaluation.encoding import encode_items
+from plume_st.evaluation.encoding.cache import EmbeddingCache
+from plume_st.evaluation.encoding.encode import encode_items
 from plume_st.evaluation.loaders import load_task
 from plume_st.evaluation.registry import get_dataset
-from plume_st.evaluation.scoring import score_task
+from plume_st.evaluation.scoring.score import score_task
 
 
 class MMEBEvaluator(SentenceEvaluator):

@@ -3,7 +3,7 @@
 Names are the ones the public harness writes into its score files (``{name}_score.json``). Every dataset has:
 
 - its annotations as a Hugging Face dataset (``hf_repo``, ``hf_subset``, ``hf_split``), or a local copy under
-  ``ROOT/annotations/<name>/`` (see :mod:`plume_st.evaluation.annotations`);
+  ``ROOT/annotations/<name>/`` (see :mod:`plume_st.evaluation.loaders.annotations`);
 - its media under ``ROOT/<media_dir>`` in the layout of the unpacked public ``TIGER-Lab/MMEB-V2`` files;
 - a loader kind (``loader``) saying how rows become queries and candidates;
 - the fixed instructions of the public harness for the video and visual-document tasks (image tasks carry their

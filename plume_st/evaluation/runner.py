@@ -25,14 +25,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from plume_st.evaluation.annotations import AnnotationsNotFound
-from plume_st.evaluation.embedding_cache import EmbeddingCache
-from plume_st.evaluation.encoding import encode_items
-from plume_st.evaluation.fingerprint import FingerprintError, model_fingerprint
+from plume_st.evaluation.encoding.cache import EmbeddingCache
+from plume_st.evaluation.encoding.encode import encode_items
+from plume_st.evaluation.encoding.fingerprint import FingerprintError, model_fingerprint
 from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.loaders.annotations import AnnotationsNotFound
 from plume_st.evaluation.registry import select_datasets
 from plume_st.evaluation.report import build_report, write_report
-from plume_st.evaluation.scoring import DatasetResult, score_task
+from plume_st.evaluation.scoring.score import DatasetResult, score_task
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def evaluate_mmeb(
         max_queries: Evaluate only the first queries of each dataset (quick checks): global pools stay whole, but the
             scores are marked as subsampled and are not comparable with the paper's.
         model_id: Identifies the model in the cache settings (default: a fingerprint of its weights,
-            :func:`~plume_st.evaluation.fingerprint.model_fingerprint`; a model without one never resumes).
+            :func:`~plume_st.evaluation.encoding.fingerprint.model_fingerprint`; a model without one never resumes).
         model_source: The folder or Hub id the model was loaded from (part of the default ``model_id``).
         shard_timeout: Seconds rank 0 waits for the other ranks' embeddings of one dataset (and other ranks for rank
             0's ``settings.json``).

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from plume_st.evaluation.items import EvalItem
-from plume_st.evaluation.loaders_image import load_image_task
-from plume_st.evaluation.loaders_moment import load_moment_task
-from plume_st.evaluation.loaders_video import load_video_cls_task, load_video_retrieval_task
-from plume_st.evaluation.loaders_video_qa import load_video_qa_task
-from plume_st.evaluation.loaders_visdoc import load_visdoc_task
+from plume_st.evaluation.loaders.image import load_image_task
+from plume_st.evaluation.loaders.moment import load_moment_task
+from plume_st.evaluation.loaders.video import load_video_cls_task, load_video_retrieval_task
+from plume_st.evaluation.loaders.video_qa import load_video_qa_task
+from plume_st.evaluation.loaders.visdoc import load_visdoc_task
 from plume_st.evaluation.registry import get_dataset
-from plume_st.evaluation.scoring import score_task
+from plume_st.evaluation.scoring.score import score_task
 from plume_st.evaluation.task import TaskBuilder
 
 NEXTQA_ROW = {"video": "v1", "question": "q", **{f"a{i}": f"o{i}" for i in range(5)}}

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plume_st.evaluation.embedding_cache import EmbeddingCache
-from plume_st.evaluation.encoding import shard
+from plume_st.evaluation.encoding.cache import EmbeddingCache
+from plume_st.evaluation.encoding.encode import shard
 from plume_st.evaluation.items import EvalItem
 from plume_st.evaluation.runner import distributed_rank, evaluate_mmeb
 

@@ -6,8 +6,8 @@ import datasets
 import numpy as np
 from PIL import Image
 
-from plume_st.evaluation.download import download_annotations
 from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.loaders.download import download_annotations
 from plume_st.evaluation.registry import get_dataset
 
 

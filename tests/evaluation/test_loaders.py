@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from plume_st.evaluation import annotations
-from plume_st.evaluation.annotations import AnnotationsNotFound, load_rows
-from plume_st.evaluation.frames import frame_indices, sample_frames
 from plume_st.evaluation.items import to_model_input
-from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.loaders import annotations, load_task
+from plume_st.evaluation.loaders.annotations import AnnotationsNotFound, load_rows
+from plume_st.evaluation.loaders.frames import frame_indices, sample_frames
 from plume_st.evaluation.registry import DATASETS, get_dataset, select_datasets
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from plume_st.evaluation import encoding
-from plume_st.evaluation.annotations import load_rows
-from plume_st.evaluation.embedding_cache import EmbeddingCache
-from plume_st.evaluation.encoding import encode_items
+from plume_st.evaluation.encoding import encode as encoding
+from plume_st.evaluation.encoding.cache import EmbeddingCache
+from plume_st.evaluation.encoding.encode import encode_items
 from plume_st.evaluation.items import EvalItem
-from plume_st.evaluation.loaders_visdoc import load_visdoc_task, page_filename
+from plume_st.evaluation.loaders.annotations import load_rows
+from plume_st.evaluation.loaders.visdoc import load_visdoc_task, page_filename
 from plume_st.evaluation.registry import get_dataset
 
 

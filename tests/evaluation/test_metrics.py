@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from plume_st.evaluation.items import EvalItem
-from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, rank, tie_groups, top_ranked
 from plume_st.evaluation.registry import get_dataset
-from plume_st.evaluation.scoring import score_task
+from plume_st.evaluation.scoring.metrics import hit_at_1, ndcg_at_k, rank, tie_groups, top_ranked
+from plume_st.evaluation.scoring.score import score_task
 from plume_st.evaluation.task import TaskBuilder
 
 

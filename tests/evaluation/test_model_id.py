@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from plume_st.evaluation.fingerprint import FingerprintError, model_fingerprint
+from plume_st.evaluation.encoding.fingerprint import FingerprintError, model_fingerprint
 from plume_st.evaluation.runner import _check_settings, evaluate_mmeb
 
 
@@ -31,7 +31,7 @@ def test_fingerprint_follows_the_weights_not_the_name():
 
 
 def test_large_models_are_sampled_yet_a_change_anywhere_shows(monkeypatch):
-    monkeypatch.setattr("plume_st.evaluation.fingerprint.FULL_HASH_LIMIT", 10)
+    monkeypatch.setattr("plume_st.evaluation.encoding.fingerprint.FULL_HASH_LIMIT", 10)
     model = _linear(0.5, size=100)
     before = model_fingerprint(model)
     with torch.no_grad():

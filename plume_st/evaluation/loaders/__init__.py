@@ -5,12 +5,12 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
-from plume_st.evaluation.annotations import load_rows
-from plume_st.evaluation.loaders_image import load_image_task
-from plume_st.evaluation.loaders_moment import load_moment_task
-from plume_st.evaluation.loaders_video import RETRIEVAL_COLUMNS, load_video_cls_task, load_video_retrieval_task
-from plume_st.evaluation.loaders_video_qa import load_video_qa_task
-from plume_st.evaluation.loaders_visdoc import load_visdoc_task
+from plume_st.evaluation.loaders.annotations import load_rows
+from plume_st.evaluation.loaders.image import load_image_task
+from plume_st.evaluation.loaders.moment import load_moment_task
+from plume_st.evaluation.loaders.video import RETRIEVAL_COLUMNS, load_video_cls_task, load_video_retrieval_task
+from plume_st.evaluation.loaders.video_qa import load_video_qa_task
+from plume_st.evaluation.loaders.visdoc import load_visdoc_task
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask
 

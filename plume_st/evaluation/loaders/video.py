@@ -1,7 +1,7 @@
 """Video classification and video retrieval tasks: annotation rows plus pre-extracted frames to an :class:`EvalTask`.
 
 Frames live in ``video-tasks/frames/<video_cls|video_ret>/<dataset>/<video id>/``; 8 are sampled per video
-(:func:`plume_st.evaluation.frames.sample_frames`).
+(:func:`plume_st.evaluation.loaders.frames.sample_frames`).
 
 - Classification (HMDB51, UCF101, K700, Breakfast): columns ``video_id, pos_text``; the video (with the
   instruction) is the query, the label text the candidate; global over the de-duplicated labels.
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from plume_st.evaluation.frames import sample_frames
 from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.loaders.frames import sample_frames
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask, TaskBuilder
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from plume_st.evaluation.embedding_cache import EmbeddingCache
+from plume_st.evaluation.encoding.cache import EmbeddingCache
 from plume_st.evaluation.items import EvalItem, to_model_input
 
 CHUNK_BATCHES = 8

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from plume_st.evaluation.metrics import hit_at_1, ndcg_at_k, top_ranked
+from plume_st.evaluation.scoring.metrics import hit_at_1, ndcg_at_k, top_ranked
 from plume_st.evaluation.task import EvalTask
 
 PREDICTIONS_TOP_K = 10

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from plume_st.evaluation.annotations import MVBENCH_SUBSETS, is_beir, local_table, table_names
-from plume_st.evaluation.loaders_visdoc import page_filename
+from plume_st.evaluation.loaders.annotations import MVBENCH_SUBSETS, is_beir, local_table, table_names
+from plume_st.evaluation.loaders.visdoc import page_filename
 from plume_st.evaluation.registry import DatasetSpec, select_datasets
 
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from plume_st.evaluation.frames import sample_frames
 from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.loaders.frames import sample_frames
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask, TaskBuilder
 
