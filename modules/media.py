@@ -1,11 +1,22 @@
-"""Turning one ``encode`` input into text, RGB images and video frames, with errors that name the input.
+"""Turning one ``encode`` input into text, RGB images and video frames, with errors that name the problem.
 
-Accepted inputs: a string (text, or the path of an image or video file), a PIL image, a list/tuple of frames
-(a video), or a dict with any of the keys ``"text"``, ``"image"`` (an image, a path, or a list of them) and
-``"video"`` (a frame list or a video file path). Documented conversions: every image becomes RGB (transparent
-pixels are composited on white, 16-bit and float images are rescaled to 8 bit); an image whose short side is
-below the backbone's minimum is upscaled to it; an image more elongated than ``max_aspect_ratio`` is padded with
-white to that ratio; videos are sampled to ``num_frames`` uniformly spaced frames. URLs are never fetched.
+The input's kind is read by sentence-transformers' own :func:`~sentence_transformers.base.modality.infer_modality`,
+so every form it accepts for multimodal models is accepted here:
+
+* text: a string (an empty string too: the PLUME prompt around it is still a valid input);
+* an image: a PIL image, a ``np.ndarray`` / ``torch.Tensor`` of 3 dimensions (HWC or CHW, uint8 or float in
+  [0, 1]), an image path, an ``http(s)://`` URL or a ``data:image/...`` URI (fetched and read by transformers'
+  :func:`~transformers.image_utils.load_image`);
+* a video: a list of frames, a 4-D array / tensor (frames x C x H x W or frames x H x W x C; 5-D: several videos),
+  ``{"array": ..., "video_metadata": {...}}``, a torchcodec ``VideoDecoder``, a video path or URL
+  (see :mod:`video_decoding`);
+* chat messages (see :mod:`chat_messages`);
+* a dict with any of the keys ``"text"``, ``"image"`` (one image or a list) and ``"video"`` (one video).
+
+Documented conversions: every image becomes RGB (transparent pixels are composited on white, 16-bit and float
+images are rescaled to 8 bit); an image whose short side is below the backbone's minimum is upscaled to it; an image
+more elongated than ``max_aspect_ratio`` is padded with white to that ratio; videos are sampled to ``num_frames``
+uniformly spaced frames.
 """
 
 from __future__ import annotations
@@ -15,30 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sentence_transformers.base.modality import infer_modality
+from transformers.image_transforms import to_pil_image
+from transformers.image_utils import load_image as transformers_load_image
 
-from .video_decoding import decode_video_file, uniform_indices
+from .chat_messages import messages_to_dict
+from .video_decoding import Video, load_video
 
+SUPPORTED = ["text", "image", "video", "message"]
+INPUT_KEYS = frozenset({"text", "image", "video"})
+URL_PREFIXES = ("http://", "https://")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tiff", ".tif", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".wmv", ".flv", ".mkv", ".webm")
-INPUT_KEYS = frozenset({"text", "image", "video"})
-
-
-@dataclass
-class Video:
-    """Sampled frames of a video and their timing (for the M-RoPE time axis and Qwen3-VL's timestamps).
-
-    Args:
-        frames: The sampled RGB frames.
-        fps: Frame rate of the source (a file's own rate; ``MediaOptions.frame_list_fps`` for a frame list).
-        total_frames: Frames in the source.
-        indices: Source index of every sampled frame.
-    """
-
-    frames: list[Image.Image]
-    fps: float
-    total_frames: int
-    indices: list[int]
 
 
 @dataclass
@@ -58,23 +59,25 @@ class MediaOptions:
         num_frames: Frames sampled uniformly from every video.
         min_side: Images (and frames) with a shorter side are upscaled to it.
         max_aspect_ratio: Images more elongated than this are padded with white to it.
-        frame_list_fps: Frame rate assumed for a video given as a frame list (2 fps, the qwen-vl-utils default).
+        frame_list_fps: Frame rate assumed for a video given without a rate (2 fps, the qwen-vl-utils default).
+        url_timeout: Seconds to wait for an image or video URL.
     """
 
     num_frames: int = 8
     min_side: int = 28
     max_aspect_ratio: float = 150.0
     frame_list_fps: float = 2.0
+    url_timeout: float = 10.0
 
 
 def describe(item: Any, limit: int = 80) -> str:
     """A short description of an input for error messages."""
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return f"<{type(item).__name__} of shape {tuple(item.shape)}, {item.dtype}>"
+    if isinstance(item, Image.Image):
+        return f"<PIL image {item.mode} {item.width}x{item.height}>"
     text = repr(item) if isinstance(item, (str, dict, list, tuple)) else f"<{type(item).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _looks_like_path(text: str, extensions: tuple[str, ...]) -> bool:
-    return text.lower().endswith(extensions) and "\n" not in text and len(text) < 4096
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -110,52 +113,90 @@ def normalise_image(image: Image.Image, options: MediaOptions) -> Image.Image:
     return image
 
 
-def load_image(value: Any, options: MediaOptions) -> Image.Image:
-    """Load a PIL image or an image file path, normalised."""
-    if isinstance(value, Image.Image):
+def array_to_image(array: np.ndarray | torch.Tensor) -> Image.Image:
+    """A PIL image from a 3-D HWC / CHW array (uint8, or float in [0, 1]); 1 channel becomes grey."""
+    if array.ndim != 3 or 0 in array.shape:
+        raise ValueError(f"an image array must have 3 non-empty dimensions (HWC or CHW), got shape {tuple(array.shape)}")
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    try:
+        return to_pil_image(array)
+    except ValueError as error:
+        raise ValueError(f"cannot read the image array of shape {tuple(array.shape)}: {error}") from error
+
+
+def open_image(value: Any, options: MediaOptions) -> Image.Image:
+    """Load a PIL image, an image array, a path, a URL or a data URI as a normalised RGB image."""
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        image = array_to_image(value)
+    elif isinstance(value, Image.Image):
         image = value
     elif isinstance(value, (str, os.PathLike)):
-        path = os.fspath(value)
-        if path.startswith(("http://", "https://")):
-            raise ValueError(f"image URL {path!r} is not fetched; download it and pass the file or a PIL image")
-        if not os.path.isfile(path):
-            raise ValueError(f"image file {path!r} does not exist")
+        source = os.fspath(value)
+        if not source.startswith((*URL_PREFIXES, "data:image/")) and not os.path.isfile(source):
+            raise ValueError(f"image file {source!r} does not exist")
         try:
-            with Image.open(path) as opened:
+            with transformers_load_image(source, timeout=options.url_timeout) as opened:
                 opened.load()
                 image = opened.copy()
-        except (UnidentifiedImageError, OSError, SyntaxError) as error:
-            raise ValueError(f"cannot read image file {path!r}: {error}") from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise ValueError(f"cannot read image {source[:200]!r}: {error}") from error
+        except Exception as error:  # httpx errors: offline, timeout, HTTP status
+            raise ValueError(f"cannot fetch image URL {source!r}: {type(error).__name__}: {error}") from error
     else:
-        raise TypeError(f"an image must be a PIL image or a file path, got {type(value).__name__}")
+        raise TypeError(f"an image must be a PIL image, an array, a path or a URL, got {type(value).__name__}")
     if image.width < 1 or image.height < 1:
         raise ValueError(f"image has an empty size {image.size}")
     return normalise_image(image, options)
 
 
-def load_video(value: Any, options: MediaOptions) -> Video:
-    """Load a frame list or a video file as ``num_frames`` uniformly sampled, normalised RGB frames."""
-    if isinstance(value, (str, os.PathLike)):
-        path = os.fspath(value)
-        if path.startswith(("http://", "https://")):
-            raise ValueError(f"video URL {path!r} is not fetched; download it and pass the file")
-        frames, fps, total, indices = decode_video_file(path, options.num_frames)
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError("video has zero frames")
-        fps, total, indices = options.frame_list_fps, len(value), uniform_indices(len(value), options.num_frames)
-        frames = [value[i] for i in indices]
-    else:
-        raise TypeError(f"a video must be a list of frames or a file path, got {type(value).__name__}")
-    return Video([load_image(frame, options) for frame in frames], fps, total, indices)
+def _path_kind(text: str) -> str | None:
+    """``"image"`` / ``"video"`` for a string that names a media file by its extension and looks like a path (it has
+    a directory part or exists), so that a missing file is an error rather than text; ``None`` otherwise."""
+    if "\n" in text or len(text) >= 4096 or text.startswith(URL_PREFIXES):
+        return None
+    if not (os.path.sep in text or os.path.isfile(text)):
+        return None
+    lowered = text.lower()
+    return "image" if lowered.endswith(IMAGE_EXTENSIONS) else "video" if lowered.endswith(VIDEO_EXTENSIONS) else None
 
 
-def _check_text(text: Any, allow_empty: bool) -> str:
+def is_frame_list(item: Any) -> bool:
+    """Whether ``item`` is a non-empty list / tuple of frames (images, image arrays or image paths)."""
+    if not isinstance(item, (list, tuple)) or not item:
+        return False
+    try:
+        return all(
+            infer_modality(frame, SUPPORTED) == "image" or (isinstance(frame, str) and _path_kind(frame) == "image")
+            for frame in item
+        )
+    except ValueError:
+        return False
+
+
+def _as_text(text: Any) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    if not allow_empty and not text.strip():
-        raise ValueError("text is empty")
     return text
+
+
+def _parse_dict(item: dict[str, Any], options: MediaOptions) -> ParsedInput:
+    unknown = set(item) - INPUT_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(map(str, unknown))}; expected some of {sorted(INPUT_KEYS)}")
+    parsed = ParsedInput()
+    if item.get("image") is not None:
+        images = item["image"] if isinstance(item["image"], (list, tuple)) else [item["image"]]
+        if not images:
+            raise ValueError("'image' is an empty list")
+        parsed.images = [open_image(image, options) for image in images]
+    if item.get("video") is not None:
+        parsed.videos = load_video(item["video"], options, open_image)
+    if item.get("text") is not None:
+        parsed.text = _as_text(item["text"])
+    elif not (parsed.images or parsed.videos):
+        raise ValueError("dict has no text, image or video")
+    return parsed
 
 
 def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
@@ -166,47 +207,35 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
         options: Media normalisation options.
 
     Raises:
-        ValueError: Empty text, a missing or unreadable file, an empty video, unknown dict keys.
+        ValueError: A missing or unreadable file or URL, an empty video, unknown dict keys, malformed messages.
         TypeError: An unsupported input type.
     """
-    if isinstance(item, str):
-        if _looks_like_path(item, IMAGE_EXTENSIONS) and (os.path.sep in item or os.path.isfile(item)):
-            return ParsedInput(images=[load_image(item, options)])
-        if _looks_like_path(item, VIDEO_EXTENSIONS) and (os.path.sep in item or os.path.isfile(item)):
-            return ParsedInput(videos=[load_video(item, options)])
-        return ParsedInput(text=_check_text(item, allow_empty=False))
-    if isinstance(item, Image.Image):
-        return ParsedInput(images=[load_image(item, options)])
-    if isinstance(item, (list, tuple)):
-        if (
-            item
-            and all(isinstance(frame, (Image.Image, str, os.PathLike)) for frame in item)
-            and not any(isinstance(frame, str) and not _looks_like_path(frame, IMAGE_EXTENSIONS) for frame in item)
-        ):
-            return ParsedInput(videos=[load_video(list(item), options)])
-        if not item:
-            raise ValueError("video has zero frames")
-        raise TypeError("a list input must be video frames (PIL images or image paths); text pairs are not supported")
+    if isinstance(item, (list, tuple)) and not item:
+        raise ValueError("video has zero frames")
+    if is_frame_list(item):
+        return ParsedInput(videos=load_video(list(item), options, open_image))
+    if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(part, str) for part in item):
+        raise TypeError("text pairs are not supported: PLUME embeds one input at a time")
+    if isinstance(item, str) and _path_kind(item) is not None:
+        modality = _path_kind(item)
+    else:
+        modality = None
+    try:
+        modality = modality or infer_modality(item, supported_modalities=SUPPORTED)
+    except ValueError as error:
+        if isinstance(item, dict) and not item:
+            raise ValueError("empty dict") from error
+        if isinstance(item, dict):
+            raise ValueError(str(error)) from error
+        raise TypeError(f"unsupported input: {error}") from error
+    if modality == "text":
+        return ParsedInput(text=_as_text(item))
+    if modality == "image":
+        return ParsedInput(images=[open_image(item, options)])
+    if modality == "video":
+        return ParsedInput(videos=load_video(item, options, open_image))
+    if modality == "message":
+        return _parse_dict(messages_to_dict(item), options)
     if isinstance(item, dict):
-        if "role" in item and "content" in item:
-            raise TypeError("chat messages are not supported; pass {'text', 'image', 'video'} dicts")
-        unknown = set(item) - INPUT_KEYS
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(map(str, unknown))}; expected some of {sorted(INPUT_KEYS)}")
-        if not item:
-            raise ValueError("empty dict")
-        parsed = ParsedInput()
-        if item.get("image") is not None:
-            images = item["image"] if isinstance(item["image"], (list, tuple)) else [item["image"]]
-            if not images:
-                raise ValueError("'image' is an empty list")
-            parsed.images = [load_image(image, options) for image in images]
-        if item.get("video") is not None:
-            parsed.videos = [load_video(item["video"], options)]
-        has_media = bool(parsed.images or parsed.videos)
-        if "text" in item and item["text"] is not None:
-            parsed.text = _check_text(item["text"], allow_empty=has_media)
-        elif not has_media:
-            raise ValueError("dict has no text, image or video")
-        return parsed
-    raise TypeError(f"unsupported input type {type(item).__name__}; expected str, PIL image, frame list or a dict")
+        return _parse_dict(item, options)
+    raise TypeError(f"unsupported input of modality {modality!r}")

@@ -4,11 +4,16 @@ Builds on sentence-transformers' :class:`~sentence_transformers.base.modules.Tra
 the Qwen-VL backbone and its processor, and replaces its preprocessing and forward pass:
 
 * ``preprocess`` accepts every input ``encode`` accepts (see :mod:`media`), wraps each in the PLUME prompt
-  (:func:`plume_prompt.render_prompt`, the ST prompt / instruction in front of the text) and runs the processor
-  with the configured pixel budgets and ``num_frames`` uniformly sampled video frames.
+  (:func:`plume_prompt.render_prompt`, the ST prompt / instruction in front of the text), fits it into
+  ``max_seq_length`` (:mod:`text_budget`: only the user's text is cut) and runs the processor with the configured
+  pixel budgets and ``num_frames`` uniformly sampled video frames. Errors name the item by its position in the list
+  given to ``encode`` (:mod:`input_positions`).
 * ``forward`` runs the backbone once over the whole prefix with the KV cache on and explicit M-RoPE positions,
-  and hands on the cache, the prefix hidden states (``prefix_hidden_states``), the anchor ``c(x)`` (state at
-  ``<disc_emb>``), ``z(0)`` (state at ``<bot>``) and each row's next position.
+  and hands on the cache, the prefix hidden states (``prefix_hidden_states``, also ``token_embeddings``), the anchor
+  ``c(x)`` (state at ``<disc_emb>``), ``z(0)`` (state at ``<bot>``) and each row's next position.
+
+``profile="official"`` reproduces the input side of the authors' released code: a blank 28x28 white image in front
+of every text-only item and the item's text stripped of surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -20,11 +25,17 @@ from sentence_transformers.base.modules import Transformer
 from transformers import DynamicCache
 from transformers.video_utils import VideoMetadata
 
-from .media import MediaOptions, describe, parse_input
+from PIL import Image
+
+from .input_positions import InputPositions
+from .media import MediaOptions, ParsedInput, describe, parse_input
 from .plume_prompt import DISC_EMB, PLUME_TOKENS, check_user_text, render_prompt
 from .source_export import copy_module_sources
+from .text_budget import TextBudget
 
 _VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+PROFILES = ("default", "official")
+BLANK_IMAGE_SIZE = 28
 
 
 class PlumeInput(Transformer):
@@ -40,6 +51,9 @@ class PlumeInput(Transformer):
         video_max_pixels: Maximum pixels per video frame (``None``: the processor's default).
         max_aspect_ratio: Images more elongated than this are padded with white to it.
         frame_list_fps: Frame rate assumed for videos given as frame lists (timestamps / M-RoPE time axis).
+        profile: ``"default"`` (plume-st's prompt) or ``"official"`` (the authors': a blank image in front of
+            text-only items, text stripped).
+        url_timeout: Seconds to wait for an image or video URL.
         **kwargs: Passed to :class:`~sentence_transformers.base.modules.Transformer` (``model_kwargs``,
             ``processor_kwargs``, ``config_kwargs``, ...).
     """
@@ -53,6 +67,8 @@ class PlumeInput(Transformer):
         "video_max_pixels",
         "max_aspect_ratio",
         "frame_list_fps",
+        "profile",
+        "url_timeout",
     ]
 
     def __init__(
@@ -66,6 +82,8 @@ class PlumeInput(Transformer):
         video_max_pixels: int | None = None,
         max_aspect_ratio: float = 150.0,
         frame_list_fps: float = 2.0,
+        profile: str = "default",
+        url_timeout: float = 10.0,
         **kwargs: Any,
     ) -> None:
         kwargs["transformer_task"] = "any-to-any"
@@ -73,6 +91,8 @@ class PlumeInput(Transformer):
         super().__init__(model_name_or_path, **kwargs)
         if num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
         self.num_frames = num_frames
         self.min_pixels = min_pixels
         self.max_pixels = max_pixels
@@ -80,12 +100,17 @@ class PlumeInput(Transformer):
         self.video_max_pixels = video_max_pixels
         self.max_aspect_ratio = max_aspect_ratio
         self.frame_list_fps = frame_list_fps
+        self.profile = profile
+        self.url_timeout = url_timeout
         image_processor = self.processor.image_processor
         factor = image_processor.patch_size * image_processor.merge_size
-        self.media_options = MediaOptions(num_frames, factor, max_aspect_ratio, frame_list_fps)
+        self.media_options = MediaOptions(num_frames, factor, max_aspect_ratio, frame_list_fps, url_timeout)
+        self.__dict__["input_positions"] = InputPositions()  # plain attribute: not part of the module tree
+        self.text_budget = TextBudget(self.tokenizer)
 
     def on_model_ready(self, model: Any) -> None:
-        """Check that the tokenizer holds the PLUME tokens the prompt uses."""
+        """Check that the tokenizer holds the PLUME tokens; learn the user's positions of ``encode``'s inputs."""
+        self.input_positions.install(model)
         missing = [token for token in PLUME_TOKENS if self.token_id(token) is None]
         if missing:
             raise ValueError(
@@ -133,10 +158,10 @@ class PlumeInput(Transformer):
         return {"images_kwargs": images_kwargs, "videos_kwargs": videos_kwargs}
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        """Parse, prompt and process a batch of inputs.
+        """Parse, prompt, fit into ``max_seq_length`` and process a batch of inputs.
 
         Args:
-            inputs: The batch (str, PIL image, frame list, ``{"text", "image", "video"}`` dict, file paths).
+            inputs: The batch (every form of :mod:`media`).
             prompt: Instruction placed in front of each input's text (ST prompts, ``encode_query``, ...).
             **kwargs: Ignored (``task`` and other ``encode`` arguments).
 
@@ -144,18 +169,33 @@ class PlumeInput(Transformer):
             The processor's tensors (``input_ids``, ``attention_mask``, ``mm_token_type_ids``, pixel values, grids).
 
         Raises:
-            ValueError, TypeError: For a bad input, naming its index in the batch and the problem.
+            ValueError, TypeError: For a bad input, naming it (its position in ``encode``'s list) and the problem.
         """
         if prompt:
             check_user_text(prompt)
+        names = [f"{name} ({describe(item)})" for name, item in zip(self.input_positions.names(inputs), inputs)]
         parsed = []
-        for index, item in enumerate(inputs):
+        for name, item in zip(names, inputs):
             try:
-                parsed.append(parse_input(item, self.media_options))
-                check_user_text(parsed[-1].text)
+                parsed.append(self._parse(item))
             except (ValueError, TypeError) as error:
-                raise type(error)(f"Input {index} of the batch ({describe(item)}): {error}") from error
-        texts = [render_prompt((prompt or "") + p.text, len(p.images), len(p.videos)) for p in parsed]
+                raise type(error)(f"{name}: {error}") from error
+        features = self.text_budget.fit(self._process, parsed, prompt or "", self.max_seq_length, names)
+        self.input_positions.done(len(inputs))
+        return features
+
+    def _parse(self, item: Any) -> ParsedInput:
+        parsed = parse_input(item, self.media_options)
+        check_user_text(parsed.text)
+        if self.profile == "official":
+            parsed.text = parsed.text.strip()
+            if not parsed.images and not parsed.videos:
+                parsed.images = [Image.new("RGB", (BLANK_IMAGE_SIZE, BLANK_IMAGE_SIZE), (255, 255, 255))]
+        return parsed
+
+    def _process(self, parsed: list[ParsedInput], prompt: str) -> dict[str, Any]:
+        """Render the prompts and run the processor over the whole batch."""
+        texts = [render_prompt(prompt + p.text, len(p.images), len(p.videos)) for p in parsed]
         images = [image for p in parsed for image in p.images]
         videos = [video for p in parsed for video in p.videos]
         kwargs = self._processor_kwargs()
@@ -231,6 +271,7 @@ class PlumeInput(Transformer):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         disc_index = torch.where(input_ids == self.token_id(DISC_EMB), positions, -1).amax(dim=1)
         features["prefix_hidden_states"] = hidden
+        features["token_embeddings"] = hidden  # encode(output_value="token_embeddings"): trimmed by the mask
         features["past_key_values"] = outputs.past_key_values
         features["anchor_embedding"] = hidden[rows, disc_index]
         features["bot_state"] = hidden[:, -1]

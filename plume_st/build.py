@@ -11,6 +11,11 @@ from plume_st.model import PlumeSentenceTransformer
 from plume_st.modules import LatentRollout, PlumeInput, PlumePooling
 from plume_st.modules.plume_prompt import PLUME_TOKENS
 
+PAPER_MAX_PIXELS = 2_359_296
+"""The paper's per-image pixel maximum (Qwen2-VL's processor default, 12,845,056, allows 16k tokens per image)."""
+DEFAULT_MAX_SEQ_LENGTH = 8192
+"""plume-st's default prompt bound in tokens: long texts are cut to fit (media tokens never are)."""
+
 
 def add_plume_tokens(input_module: PlumeInput) -> list[int]:
     """Add ``<disc_emb> <gen_emb> <bot> <eot> <ct>`` to the tokenizer and copy-initialise their embeddings.
@@ -58,8 +63,9 @@ def build_plume_model(
     expert_dropout: float = 0.1,
     num_frames: int = 8,
     min_pixels: int | None = None,
-    max_pixels: int | None = None,
+    max_pixels: int | None = PAPER_MAX_PIXELS,
     video_max_pixels: int | None = None,
+    max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
     max_new_tokens: int = 512,
     model_kwargs: dict[str, Any] | None = None,
     seed: int = 0,
@@ -79,8 +85,10 @@ def build_plume_model(
         expert_dropout: Dropout inside the experts.
         num_frames: Frames sampled uniformly from each video.
         min_pixels: Minimum pixels per image (``None``: the processor's default).
-        max_pixels: Maximum pixels per image (the paper uses 2,359,296; ``None``: the processor's default).
+        max_pixels: Maximum pixels per image (default: the paper's 2,359,296; ``None``: the processor's default,
+            12.8 M pixels for Qwen2-VL).
         video_max_pixels: Maximum pixels per video frame (``None``: the processor's default).
+        max_seq_length: Longest prompt in tokens; longer user texts are cut (``None``: the tokenizer's bound).
         max_new_tokens: Longest rationale in ``"explicit"`` mode.
         model_kwargs: Passed to ``from_pretrained`` of the backbone (``dtype``, ``attn_implementation``, ...).
         seed: Seed of the adapter's initialisation.
@@ -98,6 +106,8 @@ def build_plume_model(
         model_kwargs=dict(model_kwargs or {}),
     )
     add_plume_tokens(input_module)
+    if max_seq_length is not None:
+        input_module.max_seq_length = max_seq_length
     torch.manual_seed(seed)
     rollout = LatentRollout(
         hidden_size=input_module.get_embedding_dimension(),
