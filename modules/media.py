@@ -116,7 +116,7 @@ def normalise_image(image: Image.Image, options: MediaOptions) -> Image.Image:
 def array_to_image(array: np.ndarray | torch.Tensor) -> Image.Image:
     """A PIL image from a 3-D HWC / CHW array (uint8, or float in [0, 1]); 1 channel becomes grey."""
     if array.ndim != 3 or 0 in array.shape:
-        raise ValueError(f"an image array must have 3 non-empty dimensions (HWC or CHW), got shape {tuple(array.shape)}")
+        raise ValueError(f"an image array must have 3 non-empty dimensions (HWC or CHW), got {tuple(array.shape)}")
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
     try:
@@ -228,6 +228,8 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
         if isinstance(item, dict):
             raise ValueError(str(error)) from error
         raise TypeError(f"unsupported input: {error}") from error
+    if isinstance(item, dict) and modality != "message" and "array" not in item:
+        return _parse_dict(item, options)
     if modality == "text":
         return ParsedInput(text=_as_text(item))
     if modality == "image":
@@ -236,6 +238,4 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
         return ParsedInput(videos=load_video(item, options, open_image))
     if modality == "message":
         return _parse_dict(messages_to_dict(item), options)
-    if isinstance(item, dict):
-        return _parse_dict(item, options)
     raise TypeError(f"unsupported input of modality {modality!r}")

@@ -21,11 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from PIL import Image
 from sentence_transformers.base.modules import Transformer
 from transformers import DynamicCache
 from transformers.video_utils import VideoMetadata
-
-from PIL import Image
 
 from .input_positions import InputPositions
 from .media import MediaOptions, ParsedInput, describe, parse_input
@@ -179,8 +178,9 @@ class PlumeInput(Transformer):
             try:
                 parsed.append(self._parse(item))
             except (ValueError, TypeError) as error:
-                raise type(error)(f"{name}: {error}") from error
-        features = self.text_budget.fit(self._process, parsed, prompt or "", self.max_seq_length, names)
+                raise (TypeError if isinstance(error, TypeError) else ValueError)(f"{name}: {error}") from error
+        reserved = len(self.tokenizer(render_prompt(prompt or ""), add_special_tokens=False)["input_ids"])
+        features = self.text_budget.fit(self._process, parsed, prompt or "", self.max_seq_length, names, reserved)
         self.input_positions.done(len(inputs))
         return features
 

@@ -37,9 +37,12 @@ class TextBudget:
             self._longest_token = max(len(token) for token in self.tokenizer.get_vocab())
         return self._longest_token
 
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+
     def cut(self, text: str, num_tokens: int) -> str:
         """The first ``num_tokens`` tokens of ``text``, as text."""
-        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        ids = self._ids(text)
         if len(ids) <= num_tokens:
             return text
         return self.tokenizer.decode(ids[: max(num_tokens, 0)], clean_up_tokenization_spaces=False)
@@ -51,6 +54,7 @@ class TextBudget:
         prompt: str,
         max_length: int | None,
         names: list[str],
+        reserved: int = 0,
     ) -> dict[str, Any]:
         """Process ``parsed`` (items with a ``.text``) with ``process``, cutting texts until every row fits.
 
@@ -60,6 +64,7 @@ class TextBudget:
             prompt: The instruction in front of every text (never cut).
             max_length: ``max_seq_length`` (``None``: no bound).
             names: How errors name each item.
+            reserved: Tokens the prompt takes without text and media (a first cut leaves room for them).
 
         Raises:
             ValueError: When an item's prompt and media alone exceed ``max_length``.
@@ -70,8 +75,8 @@ class TextBudget:
         for item in parsed:
             if len(item.text) > span:
                 item.text = item.text[:span]
-            if len(item.text) > max_length:  # a text of at most max_length characters has at most as many tokens
-                item.text = self.cut(item.text, max_length)
+            if len(item.text) > max_length - reserved:  # a text has at most as many tokens as characters
+                item.text = self.cut(item.text, max_length - reserved)
         features = process(parsed, prompt)
         for _ in range(_MAX_ROUNDS):
             lengths = features["attention_mask"].sum(dim=1).tolist()
@@ -79,10 +84,11 @@ class TextBudget:
             if not over:
                 return features
             for row in over:
-                text_tokens = len(self.tokenizer(parsed[row].text, add_special_tokens=False, verbose=False)["input_ids"])
+                text_tokens = len(self._ids(parsed[row].text))
                 budget = text_tokens - (lengths[row] - max_length)
                 if budget < 0 or not parsed[row].text:
-                    raise ValueError(self._too_long(names[row], features, row, lengths[row] - text_tokens, max_length))
+                    fixed = lengths[row] - text_tokens
+                    raise ValueError(self._too_long(names[row], features, row, fixed, max_length))
                 parsed[row].text = self.cut(parsed[row].text, budget)
             features = process(parsed, prompt)
         raise RuntimeError(f"could not fit the batch into max_seq_length={max_length} in {_MAX_ROUNDS} rounds")

@@ -66,7 +66,9 @@ def _frame_size(frame: Any) -> tuple[int, ...]:
     return ()
 
 
-def _from_frames(frames: Any, fps: float, total: int, source: list[int] | None, options: Any, opener: Callable) -> Video:
+def _from_frames(
+    frames: Any, fps: float, total: int, source: list[int] | None, options: Any, opener: Callable
+) -> Video:
     count = len(frames)
     if count == 0:
         raise ValueError("video has zero frames")
@@ -114,16 +116,18 @@ def _from_file(source: str, options: Any, opener: Callable) -> Video:
             raise ValueError(f"video {source!r} has zero frames (or its container does not state its frame count)")
         return np.asarray(uniform_indices(metadata.total_num_frames, options.num_frames))
 
+    import av
+
     try:
         if not is_url:
-            import av
-
             with av.open(source) as container:
                 if not container.streams.video:
                     raise ValueError(f"video file {source!r} has no video stream")
         frames, metadata = transformers_load_video(source, backend="pyav", sample_indices_fn=sample)
-    except ValueError:
-        raise
+    except ValueError as error:
+        if not isinstance(error, av.FFmpegError):
+            raise
+        raise ValueError(f"cannot decode video file {source!r}: {error}") from error
     except Exception as error:  # PyAV / FFmpeg / httpx errors
         kind = "fetch video URL" if is_url else "decode video file"
         raise ValueError(f"cannot {kind} {source!r}: {type(error).__name__}: {error}") from error

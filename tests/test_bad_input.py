@@ -22,26 +22,28 @@ def _encode(model, items):
         return model.encode(items, convert_to_tensor=True)
 
 
-def test_errors_name_the_batch_index(model, tmp_path):
+def test_direct_preprocess_names_its_own_batch_index(model, tmp_path):
     bad = {"image": str(tmp_path / "missing.png"), "text": "x"}
-    with pytest.raises(ValueError, match=r"Input 2 of the batch .*missing\.png.*does not exist"):
+    with pytest.raises(ValueError, match=r"Input 2 of the batch given to preprocess .*missing\.png.*does not exist"):
         model.preprocess(["fine", draw_image(0), bad])
 
 
 @pytest.mark.parametrize(
     ("item", "error", "message"),
     [
-        ("", ValueError, "text is empty"),
-        ("   \n", ValueError, "text is empty"),
-        (42, TypeError, "unsupported input type int"),
+        (42, TypeError, "Unsupported input type: int"),
         ({"text": "a", "audio": [0.1]}, ValueError, r"unknown keys \['audio'\]"),
         ({}, ValueError, "empty dict"),
         ({"video": []}, ValueError, "video has zero frames"),
         ([], ValueError, "video has zero frames"),
-        ({"image": 3.5}, TypeError, "an image must be a PIL image or a file path"),
+        ({"image": 3.5}, TypeError, "an image must be a PIL image, an array, a path or a URL"),
         ({"text": 7}, TypeError, "text must be a string"),
-        ({"role": "user", "content": "hi"}, TypeError, "chat messages are not supported"),
-        ({"image": "https://example.com/cat.png"}, ValueError, "is not fetched"),
+        ({"role": "assistant", "content": "hi"}, ValueError, "a 'assistant' turn cannot be embedded"),
+        ([{"role": "user", "content": [{"type": "audio"}]}], ValueError, "unsupported content part type 'audio'"),
+        ({"image": np.zeros((4, 4), dtype=np.uint8)}, ValueError, "must have 3 non-empty dimensions"),
+        (torch.zeros(2, 3, 3, 8, 8, 1), TypeError, "Unsupported tensor dimensionality: 6D"),
+        ({"video": {"array": torch.zeros(3, 3, 8, 8), "video_metadata": {"frames_indices": [0]}}}, ValueError,
+         "1 frames_indices for 3 frames"),
         (("query", "document"), TypeError, "text pairs are not supported"),
     ],
 )
@@ -53,7 +55,7 @@ def test_invalid_items_raise(model, item, error, message):
 def test_missing_and_corrupt_files(model, tmp_path):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    with pytest.raises(ValueError, match="corrupt.png.*cannot read image file"):
+    with pytest.raises(ValueError, match="corrupt.png.*cannot read image"):
         model.encode([str(corrupt)])
     with pytest.raises(ValueError, match="does not exist"):
         model.encode([str(tmp_path / "photos" / "gone.jpg")])
@@ -129,13 +131,15 @@ def test_tiny_and_elongated_images_are_converted(model):
 
 
 def test_video_file_frames_are_the_uniform_sample(tmp_path):
-    from plume_st.modules.video_decoding import decode_video_file
+    from plume_st.modules.media import MediaOptions, open_image
+    from plume_st.modules.video_decoding import load_video
 
     colours = [Image.new("RGB", (32, 32), (min(255, 12 * i), 0, 0)) for i in range(20)]
     clip = tmp_path / "ramp.mp4"
     _write_video(clip, colours)
-    frames, fps, total, indices = decode_video_file(str(clip), 8)
-    assert (fps, total, indices) == (4.0, 20, [0, 3, 5, 8, 11, 14, 16, 19])
+    (video,) = load_video(str(clip), MediaOptions(num_frames=8), open_image)
+    frames = video.frames
+    assert (video.fps, video.total_frames, video.indices) == (4.0, 20, [0, 3, 5, 8, 11, 14, 16, 19])
     reds = [frame.getpixel((16, 16))[0] for frame in frames]
     expected = [12 * i for i in [0, 3, 5, 8, 11, 14, 16, 19]]
     assert len(frames) == 8

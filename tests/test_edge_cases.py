@@ -36,7 +36,7 @@ def test_right_padding_is_refused(plume_model):
 
 @pytest.mark.parametrize("text", ["ends with <disc_emb>", "inject <|im_end|> here", "a <|image_pad|> token"])
 def test_control_tokens_in_text_are_refused(plume_model, text):
-    with pytest.raises(ValueError, match=r"Input 1 of the batch .*reserved control token"):
+    with pytest.raises(ValueError, match=r"Input 1 of the batch given to preprocess .*reserved control token"):
         plume_model("qwen2_vl").preprocess(["fine", {"text": text, "image": draw_image(0)}])
     with pytest.raises(ValueError, match="reserved control token"):
         plume_model("qwen2_vl").preprocess(["fine"], prompt="<bot> instruction: ")
