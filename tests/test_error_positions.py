@@ -83,3 +83,21 @@ def test_good_batches_are_unaffected(model):
         batched = model.encode(items, batch_size=8, convert_to_tensor=True)
         alone = model.encode(items[30:40], batch_size=1, convert_to_tensor=True)
     torch.testing.assert_close(batched[30:40], alone, atol=1e-4, rtol=0)
+
+
+def test_multi_process_pool_encodes_like_one_process_and_names_no_wrong_position(plume_model, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    plume_model("qwen2_vl").save_pretrained(str(tmp_path / "plume"))
+    model = SentenceTransformer(str(tmp_path / "plume"), trust_remote_code=True, device="cpu")
+    items = ["a text", draw_image(1), {"image": draw_image(2), "text": "q"}, draw_frames(3), "more text " * 4]
+    expected = model.encode(items)
+    pool = model.start_multi_process_pool(["cpu", "cpu"])
+    try:
+        pooled = model.encode(items, pool=pool, chunk_size=2)
+        torch.testing.assert_close(torch.as_tensor(pooled), torch.as_tensor(expected), atol=1e-5, rtol=0)
+        with pytest.raises(Exception, match=r"An input \('/nonexistent/file\.png'\): image file") as caught:
+            model.encode(["a", "b", "c", "/nonexistent/file.png"], pool=pool, chunk_size=2)
+        assert "Input 1 of" not in str(caught.value)  # its index inside the worker's chunk is not the user's
+    finally:
+        model.stop_multi_process_pool(pool)
