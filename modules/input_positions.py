@@ -39,9 +39,12 @@ class InputPositions:
         self._pending.append(sample)
         return BaseModel._input_length(sample)
 
-    def names(self, batch: list[Any]) -> list[str]:
-        """How an error names each item of ``batch``: its position(s) in the user's list when known, else its index
-        in ``batch`` when ``preprocess`` was called directly, else nothing (``"An input"``)."""
+    def locate(self, batch: list[Any]) -> tuple[list[str], list[list[int] | None]]:
+        """How an error names each item of ``batch``, and the item's position(s) in the user's list.
+
+        The name is the position(s) in the user's list when known, else the index in ``batch`` when ``preprocess``
+        was called directly, else nothing (``"An input"``); positions are ``None`` where unknown.
+        """
         if self._pending:
             self._current, self._pending = self._pending, []
             self._index = defaultdict(list)
@@ -50,16 +53,19 @@ class InputPositions:
             self._remaining = len(self._current)
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if not self.enabled or distributed:
-            return ["An input"] * len(batch)
+            return ["An input"] * len(batch), [None] * len(batch)
         found = [self._index.get(id(item)) for item in batch]
         if not self._current or any(hit is None for hit in found):
-            return [f"Input {index} of the batch given to preprocess" for index in range(len(batch))]
-        return [
+            return [f"Input {index} of the batch given to preprocess" for index in range(len(batch))], [
+                [index] for index in range(len(batch))
+            ]
+        names = [
             f"Input {hit[0]} of the inputs given to encode"
             if len(hit) == 1
             else f"Inputs {', '.join(map(str, hit))} (one object) of the inputs given to encode"
             for hit in found
         ]
+        return names, found
 
     def done(self, batch_size: int) -> None:
         """A sub-batch was processed; forget the recorded inputs after the last one. (After a failed batch they are

@@ -10,6 +10,8 @@ Every step continues the M-RoPE positions at ``max(prefix position) + 1 + offset
 (``position_scheme="official"`` uses the row's cache length instead, as the authors' code does). Gradients flow
 through all K steps. ``reasoning="explicit"`` instead generates the rationale greedily after ``<eot>`` and reads
 the state of the *generated* ``<gen_emb>``; ``reasoning="none"`` leaves the anchor as the embedding.
+``continuation_max_tokens > 0`` (the authors' procedure, set by ``plume_st.convert_official``) keeps decoding
+greedily after the forced ``<gen_emb>`` and pools the last ``<gen_emb>`` (:mod:`greedy_continuation`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from sentence_transformers.base.modules import Module
 
 from .explicit_rationale import generate_rationale
+from .greedy_continuation import continue_to_last_gen_emb
 from .plume_prompt import LATENT_SUFFIX
 from .source_export import copy_module_sources
 from .transition_adapter import AnchorGuidedTransition
@@ -59,6 +62,8 @@ class LatentRollout(Module):
         position_scheme: ``"default"`` (continue after the prefix's largest position) or ``"official"``
             (continue at the row's cache length, as the authors' released code does).
         max_new_tokens: Longest rationale generated in ``"explicit"`` mode before ``<gen_emb>`` is forced.
+        continuation_max_tokens: Most tokens decoded greedily after the forced ``<gen_emb>`` in ``"latent"`` mode,
+            pooling the last ``<gen_emb>`` (0: none, the state of the forced one; 4096 in the authors' profile).
     """
 
     config_keys: list[str] = [
@@ -72,6 +77,7 @@ class LatentRollout(Module):
         "expert_dropout",
         "position_scheme",
         "max_new_tokens",
+        "continuation_max_tokens",
     ]
     forward_kwargs = {"reasoning", "latent_steps"}
 
@@ -87,11 +93,14 @@ class LatentRollout(Module):
         expert_dropout: float = 0.1,
         position_scheme: str = "default",
         max_new_tokens: int = 512,
+        continuation_max_tokens: int = 0,
     ) -> None:
         super().__init__()
         self._check(reasoning, latent_steps)
         if position_scheme not in POSITION_SCHEMES:
             raise ValueError(f"position_scheme must be one of {POSITION_SCHEMES}, got {position_scheme!r}")
+        if not isinstance(continuation_max_tokens, int) or continuation_max_tokens < 0:
+            raise ValueError(f"continuation_max_tokens must be a non-negative integer, got {continuation_max_tokens!r}")
         self.hidden_size = hidden_size
         self.latent_steps = latent_steps
         self.reasoning = reasoning
@@ -102,6 +111,7 @@ class LatentRollout(Module):
         self.expert_dropout = expert_dropout
         self.position_scheme = position_scheme
         self.max_new_tokens = max_new_tokens
+        self.continuation_max_tokens = continuation_max_tokens
         self.adapter = AnchorGuidedTransition(
             hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
         )
@@ -187,7 +197,10 @@ class LatentRollout(Module):
         else:
             _, fed, probs = self.rollout(state, z, anchor, latent_steps)
             suffix = self.embed_tokens(self.suffix_ids(batch_size, device))
-            features["gen_state"] = self.extend(state, suffix)[:, -1]
+            gen_state = self.extend(state, suffix)[:, -1]
+            if self.continuation_max_tokens:
+                gen_state = continue_to_last_gen_emb(self, state, gen_state, self.continuation_max_tokens)
+            features["gen_state"] = gen_state
             features["latent_inputs"] = fed
             features["router_probs"] = probs
         features.pop("past_key_values")  # the batch's cache is spent; do not hand it to encode's outputs

@@ -37,6 +37,15 @@ PROFILES = ("default", "official")
 BLANK_IMAGE_SIZE = 28
 
 
+def input_error(error: Exception, name: str, positions: list[int] | None) -> Exception:
+    """``error`` re-raised naming the input; ``positions`` (the item's positions in the list given to ``encode``, or
+    ``None``) and ``problem`` (the bare message) are attributes, so callers such as a server can drop the bad item."""
+    wrapped = (TypeError if isinstance(error, TypeError) else ValueError)(f"{name}: {error}")
+    wrapped.positions = positions
+    wrapped.problem = str(error)
+    return wrapped
+
+
 class PlumeInput(Transformer):
     """Qwen-VL backbone + processor with the PLUME prompt and a cached prefix pass.
 
@@ -172,19 +181,27 @@ class PlumeInput(Transformer):
         """
         if prompt:
             check_user_text(prompt)
-        names = [f"{name} ({describe(item)})" for name, item in zip(self.input_positions.names(inputs), inputs)]
+        names, positions = self.input_positions.locate(inputs)
+        names = [f"{name} ({describe(item)})" for name, item in zip(names, inputs)]
         parsed = []
-        for name, item in zip(names, inputs):
+        for name, where, item in zip(names, positions, inputs):
             try:
                 parsed.append(self._parse(item))
             except (ValueError, TypeError) as error:
-                raise (TypeError if isinstance(error, TypeError) else ValueError)(f"{name}: {error}") from error
+                raise input_error(error, name, where) from error
         reserved = len(self.tokenizer(render_prompt(prompt or ""), add_special_tokens=False)["input_ids"])
-        features = self.text_budget.fit(self._process, parsed, prompt or "", self.max_seq_length, names, reserved)
+        try:
+            features = self.text_budget.fit(self._process, parsed, prompt or "", self.max_seq_length, reserved)
+        except ValueError as error:
+            row = getattr(error, "row", None)
+            if row is None:
+                raise
+            raise input_error(error, names[row], positions[row]) from error
         self.input_positions.done(len(inputs))
         return features
 
     def _parse(self, item: Any) -> ParsedInput:
+        """One input, parsed and checked (the official profile adds its blank image and strips the text)."""
         parsed = parse_input(item, self.media_options)
         check_user_text(parsed.text)
         if self.profile == "official":

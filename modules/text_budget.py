@@ -53,7 +53,6 @@ class TextBudget:
         parsed: list[Any],
         prompt: str,
         max_length: int | None,
-        names: list[str],
         reserved: int = 0,
     ) -> dict[str, Any]:
         """Process ``parsed`` (items with a ``.text``) with ``process``, cutting texts until every row fits.
@@ -63,11 +62,10 @@ class TextBudget:
             parsed: The batch's parsed inputs; their ``text`` is shortened in place where needed.
             prompt: The instruction in front of every text (never cut).
             max_length: ``max_seq_length`` (``None``: no bound).
-            names: How errors name each item.
             reserved: Tokens the prompt takes without text and media (a first cut leaves room for them).
 
         Raises:
-            ValueError: When an item's prompt and media alone exceed ``max_length``.
+            ValueError: When an item's prompt and media alone exceed ``max_length`` (its batch row is ``.row``).
         """
         if max_length is None:
             return process(parsed, prompt)
@@ -87,18 +85,19 @@ class TextBudget:
                 text_tokens = len(self._ids(parsed[row].text))
                 budget = text_tokens - (lengths[row] - max_length)
                 if budget < 0 or not parsed[row].text:
-                    fixed = lengths[row] - text_tokens
-                    raise ValueError(self._too_long(names[row], features, row, fixed, max_length))
+                    error = ValueError(self._too_long(features, row, lengths[row] - text_tokens, max_length))
+                    error.row = row
+                    raise error
                 parsed[row].text = self.cut(parsed[row].text, budget)
             features = process(parsed, prompt)
         raise RuntimeError(f"could not fit the batch into max_seq_length={max_length} in {_MAX_ROUNDS} rounds")
 
-    def _too_long(self, name: str, features: dict[str, Any], row: int, fixed: int, max_length: int) -> str:
+    def _too_long(self, features: dict[str, Any], row: int, fixed: int, max_length: int) -> str:
         ids = features["input_ids"][row]
         pad_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>")]
         images, videos = (int((ids == token).sum()) for token in pad_ids)
         return (
-            f"{name}: its prompt and media take {fixed} tokens (images {images}, videos {videos}), more than "
+            f"its prompt and media take {fixed} tokens (images {images}, videos {videos}), more than "
             f"max_seq_length={max_length}; lower the pixel budgets (max_pixels, video_max_pixels) or num_frames, "
             "or raise max_seq_length"
         )
