@@ -100,7 +100,9 @@ class LatentRollout(Module):
         if position_scheme not in POSITION_SCHEMES:
             raise ValueError(f"position_scheme must be one of {POSITION_SCHEMES}, got {position_scheme!r}")
         if not isinstance(continuation_max_tokens, int) or continuation_max_tokens < 0:
-            raise ValueError(f"continuation_max_tokens must be a non-negative integer, got {continuation_max_tokens!r}")
+            raise ValueError(
+                f"continuation_max_tokens must be a non-negative integer, got {continuation_max_tokens!r}"
+            )
         self.hidden_size = hidden_size
         self.latent_steps = latent_steps
         self.reasoning = reasoning
