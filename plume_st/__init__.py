@@ -17,6 +17,9 @@ _EXPORTS = {
     "add_plume_tokens": "plume_st.build",
     "build_plume_model": "plume_st.build",
     "build_tiny_backbone": "plume_st.backbones.tiny",
+    "convert_official": "plume_st.convert",
+    "push_folder": "plume_st.convert",
+    "write_tiny_official": "plume_st.convert",
     "render_pdf_pages": "plume_st.documents",
 }
 

@@ -60,6 +60,54 @@ def demo(
     run_demo(out, family=family, max_steps=max_steps)
 
 
+@app.command("convert")
+def convert(
+    source: str = typer.Argument(..., help="The authors' checkpoint: a Hub id or a local folder in their layout."),
+    out: Path = typer.Argument(..., help="Folder to write the plume-st model to."),
+    dtype: str | None = typer.Option(None, help="Weight dtype (bfloat16, float32, ...; default: the checkpoint's)."),
+    base_processor: str | None = typer.Option(
+        None, help="Hub id or folder of the image/video processor, for a checkpoint without preprocessor_config.json."
+    ),
+) -> None:
+    """Convert an authors' released PLUME checkpoint into a plume-st model with their inference profile."""
+    import logging
+
+    from plume_st.convert import OfficialCheckpointError, convert_official
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        typer.echo(convert_official(source, out, dtype=dtype, base_processor=base_processor))
+    except OfficialCheckpointError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
+@app.command("push")
+def push(
+    model: Path = typer.Argument(..., help="A saved PLUME model folder."),
+    repo: str = typer.Argument(..., help="Hub repository, org/name (created if needed)."),
+    private: bool = typer.Option(False, help="Create the repository private."),
+) -> None:
+    """Upload a saved PLUME model folder to the Hugging Face Hub in one commit."""
+    from plume_st.convert import push_folder
+
+    typer.echo(push_folder(model, repo, private=private or None))
+
+
+@app.command("tiny-official")
+def tiny_official(
+    out: Path = typer.Argument(..., help="Folder to write the checkpoint to."),
+    layout: str = typer.Option("tied", help="Layout variant (see plume_st.convert.LAYOUTS)."),
+    seed: int = typer.Option(0, help="Seed of the random weights."),
+) -> None:
+    """Write a tiny random checkpoint in the authors' released layout (offline, a few seconds)."""
+    from plume_st.convert import LAYOUTS, write_tiny_official
+
+    if layout not in LAYOUTS:
+        raise typer.BadParameter(f"unknown layout {layout!r}; choose one of {sorted(LAYOUTS)}", param_hint="--layout")
+    typer.echo(write_tiny_official(out, layout, seed=seed))
+
+
 def _register_subcommands() -> None:
     from plume_st.evaluation.cli import register as register_eval
     from plume_st.training.cli import register as register_train

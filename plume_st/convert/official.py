@@ -20,6 +20,7 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
 from plume_st.model import PlumeSentenceTransformer
+from plume_st.model_card import is_hub_id
 from plume_st.modules import LatentRollout, PlumeInput, PlumePooling
 from plume_st.modules.plume_prompt import PLUME_TOKENS
 
@@ -248,7 +249,8 @@ def convert_official(
     config = AutoConfig.from_pretrained(folder)
     config.vocab_size = text["vocab_size"]  # the top-level value may be the base vocabulary's (stale)
     config.plume_source_checkpoint = hub_id
-    config.plume_backbone_id = KNOWN_BACKBONES.get(hub_id or "", base_processor)
+    base_id = base_processor if is_hub_id(base_processor) else None
+    config.plume_backbone_id = KNOWN_BACKBONES.get(hub_id or "", base_id)
     model = _family_class(config.model_type).from_pretrained(folder, config=config, dtype=torch_dtype)
     adapter = {
         key[len(ADAPTER_PREFIX):]: value
