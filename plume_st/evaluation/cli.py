@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from plume_st.evaluation.protocol import NDCG_VARIANTS, PROTOCOLS
 from plume_st.evaluation.registry import MODALITIES, format_registry, select_datasets
 
 REASONING_MODES = ("latent", "none", "explicit")
@@ -52,6 +53,14 @@ def eval_command(
     world_size: int | None = typer.Option(None, help="Number of processes (default: $WORLD_SIZE or 1)."),
     device: str | None = typer.Option(None, help="Device for the model (default: sentence-transformers' choice)."),
     list_datasets: bool = typer.Option(False, "--list", help="Print the 78 datasets and exit."),
+    protocol: str = typer.Option(
+        "vlm2vec", help="vlm2vec: the public harness's conventions (leaderboard-comparable) | plume: plume-st's own."
+    ),
+    ndcg: str | None = typer.Option(
+        None,
+        help="Graded NDCG@5 in the report's means: reference | correct (default: vlm2vec reference, plume "
+        "correct; score files hold both).",
+    ),
 ) -> None:
     """Evaluate a sentence-transformers model on MMEB-v2 (78 datasets) and write the report.
 
@@ -66,6 +75,10 @@ def eval_command(
         raise typer.BadParameter("MODEL, --data and --out are required (or use --list).")
     if reasoning is not None and reasoning not in REASONING_MODES:
         raise typer.BadParameter(f"--reasoning must be one of {', '.join(REASONING_MODES)}, not {reasoning!r}.")
+    if protocol not in PROTOCOLS:
+        raise typer.BadParameter(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}.")
+    if ndcg is not None and ndcg not in NDCG_VARIANTS:
+        raise typer.BadParameter(f"--ndcg must be one of {', '.join(NDCG_VARIANTS)}, not {ndcg!r}.")
     if mods and set(mods) - set(MODALITIES):
         raise typer.BadParameter(f"--modalities takes {', '.join(MODALITIES)}, got {modalities!r}.")
     from plume_st.evaluation.report import report_markdown
@@ -74,7 +87,7 @@ def eval_command(
     report = evaluate_mmeb(
         load_model(model, device), data, out, modalities=mods, datasets=_split(datasets), batch_size=batch_size,
         reasoning=reasoning, annotations_root=annotations, from_hub=from_hub, rank=rank, world_size=world_size,
-        max_queries=max_queries, model_source=model,
+        max_queries=max_queries, model_source=model, protocol=protocol, ndcg=ndcg,
     )  # fmt: skip
     if report is not None:
         typer.echo(report_markdown(report).split("\n## Datasets")[0])

@@ -22,8 +22,10 @@ from sentence_transformers.sentence_transformer.evaluation import SentenceEvalua
 from plume_st.evaluation.encoding.cache import EmbeddingCache
 from plume_st.evaluation.encoding.encode import encode_items
 from plume_st.evaluation.loaders import load_task
+from plume_st.evaluation.protocol import Protocol, protocol_for
 from plume_st.evaluation.registry import get_dataset
 from plume_st.evaluation.scoring.score import score_task
+from plume_st.evaluation.task import EvalTask
 
 
 class MMEBEvaluator(SentenceEvaluator):
@@ -39,6 +41,9 @@ class MMEBEvaluator(SentenceEvaluator):
         annotations_root: Local annotations folder (default ``data_root/annotations``).
         name: Prefix of the metric names.
         show_progress_bar: Show encoding progress.
+        protocol: ``"vlm2vec"`` (the public harness's conventions) or ``"plume"``; see
+            :mod:`plume_st.evaluation.protocol`. The prompt style follows it, except for a model of the official
+            profile, which always gets the authors' composition (its tasks are rebuilt once, on the first call).
     """
 
     def __init__(
@@ -51,16 +56,26 @@ class MMEBEvaluator(SentenceEvaluator):
         annotations_root: str | Path | None = None,
         name: str = "mmeb",
         show_progress_bar: bool = False,
+        protocol: str = "vlm2vec",
     ) -> None:
         super().__init__()
+        self.protocol = Protocol(protocol)
         if not datasets:
             raise ValueError("MMEBEvaluator needs at least one dataset name.")
         self.data_root, self.dataset_names, self.max_queries = Path(data_root), list(datasets), max_queries
         self.batch_size, self.reasoning, self.name = batch_size, reasoning, name
         self.show_progress_bar = show_progress_bar
-        root = Path(annotations_root) if annotations_root else None
-        self.tasks = [load_task(get_dataset(n), self.data_root, root, max_queries=max_queries) for n in datasets]
+        self.annotations_root = Path(annotations_root) if annotations_root else None
+        self.tasks = self._load(self.protocol)
+        self._tasks_by_protocol = {self.protocol: self.tasks}
         self.primary_metric = "mean"
+
+    def _load(self, protocol: Protocol) -> list[EvalTask]:
+        return [
+            load_task(get_dataset(n), self.data_root, self.annotations_root, max_queries=self.max_queries,
+                      protocol=protocol)
+            for n in self.dataset_names
+        ]  # fmt: skip
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
@@ -68,14 +83,17 @@ class MMEBEvaluator(SentenceEvaluator):
         """Encode and score every dataset; return ``{name}_{dataset}`` scores and ``{name}_mean``."""
         encode_kwargs = {"reasoning": self.reasoning} if self.reasoning else {}
         metrics: dict[str, float] = {}
-        for task in self.tasks:
+        protocol = protocol_for(self.protocol.name, model)
+        if protocol not in self._tasks_by_protocol:
+            self._tasks_by_protocol[protocol] = self._load(protocol)
+        for task in self._tasks_by_protocol[protocol]:
             caches = {"q": EmbeddingCache(), "c": EmbeddingCache()}
             for side, items in (("q", task.queries), ("c", task.candidates)):
                 encode_items(model, items, caches[side], self.batch_size, encode_kwargs=encode_kwargs,
                              show_progress_bar=self.show_progress_bar, desc=task.spec.name)  # fmt: skip
             query_emb = caches["q"].get([q.key for q in task.queries])
             cand_emb = caches["c"].get([c.key for c in task.candidates])
-            metrics[task.spec.name] = score_task(task, query_emb, cand_emb).score
+            metrics[task.spec.name] = score_task(task, query_emb, cand_emb, protocol=protocol).score
         metrics["mean"] = sum(metrics.values()) / len(metrics)
         if output_path is not None:
             out = Path(output_path) / f"{self.name}_results.jsonl"
@@ -89,4 +107,7 @@ class MMEBEvaluator(SentenceEvaluator):
 
     def get_config_dict(self) -> dict[str, Any]:
         """Configuration shown in model cards."""
-        return {"datasets": self.dataset_names, "max_queries": self.max_queries, "reasoning": self.reasoning}
+        return {
+            "datasets": self.dataset_names, "max_queries": self.max_queries, "reasoning": self.reasoning,
+            "protocol": self.protocol.name,
+        }  # fmt: skip

@@ -17,6 +17,7 @@ class EvalItem:
     """A query or a candidate: instruction, text and at most one image or one frame list.
 
     Media are paths, opened only when the item is encoded, so a task with thousands of candidates stays small.
+    The media come first in the model input (the model places them before the text), as in the public harness.
 
     Attributes:
         instruction: Task instruction put in front of the text (may be empty).
@@ -25,6 +26,8 @@ class EvalItem:
         frames: Paths of the (already sampled) video frames, or ``None``.
         name: Human-readable identity used in prediction files (label text, image path, corpus id, ...);
             defaults to the text or the media path.
+        separator: What joins instruction and text: ``" "`` (the public harness, ``instruction + " " + text``, the
+            instruction alone when there is no text) or ``"\n"`` (plume-st's own style).
     """
 
     instruction: str = ""
@@ -32,11 +35,14 @@ class EvalItem:
     image: str | None = None
     frames: tuple[str, ...] | None = None
     name: str = ""
+    separator: str = "\n"
 
     @property
     def prompt(self) -> str:
-        """Instruction and text joined by a newline, stripped (what the model reads as text)."""
-        return f"{self.instruction}\n{self.text}".strip()
+        """Instruction and text joined by :attr:`separator`, stripped (what the model reads as text)."""
+        if self.separator == " ":
+            return (f"{self.instruction} {self.text}" if self.text else self.instruction).strip()
+        return f"{self.instruction.rstrip()}{self.separator}{self.text}".strip()
 
     @property
     def kind(self) -> str:

@@ -23,9 +23,11 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 
 VIDEO_TARGET_INST = "Understand the content of the provided video."
+# The reference's TASK_PROMPT, trailing space included: with the space that joins it to the query, the public harness
+# reads "... Question:  <query>" (two spaces).
 VIDEO_QA_INST = (
     "Given a video and a question, select the most accurate answer from the provided candidates. "
-    "Return only the exact text of your chosen answer. Question:"
+    "Return only the exact text of your chosen answer. Question: "
 )
 VISDOC_QUERY_INST = "Find a document image that matches the given query:"
 VISDOC_TARGET_INST = "Understand the content of the provided document image."

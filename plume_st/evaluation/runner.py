@@ -2,7 +2,8 @@
 
 Output folder::
 
-    OUT/<dataset>_score.json   the dataset's metric (0-100 and as a fraction), query and candidate counts
+    OUT/<dataset>_score.json   the protocol, the dataset's metric (0-100 and as a fraction; graded sets: both NDCG@5
+                               values), query and candidate counts
     OUT/<dataset>_pred.jsonl   per query: top-10 candidates, positives, the per-query value
     OUT/report.json|md         per-dataset, per-category, per-modality and All (mean over the 78 datasets)
     OUT/cache/<dataset>/<query|candidate>/*.npz   embeddings by input hash; a rerun encodes only what is missing
@@ -30,6 +31,7 @@ from plume_st.evaluation.encoding.encode import encode_items
 from plume_st.evaluation.encoding.fingerprint import FingerprintError, model_fingerprint
 from plume_st.evaluation.loaders import load_task
 from plume_st.evaluation.loaders.annotations import AnnotationsNotFound
+from plume_st.evaluation.protocol import NDCG_VARIANTS, protocol_for
 from plume_st.evaluation.registry import select_datasets
 from plume_st.evaluation.report import build_report, write_report
 from plume_st.evaluation.scoring.score import DatasetResult, score_task
@@ -91,6 +93,16 @@ def write_dataset_outputs(out_dir: Path, result: DatasetResult) -> None:
         f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in result.predictions)
 
 
+def graded_entry(result: DatasetResult) -> dict[str, Any]:
+    """What the report needs of a graded dataset: both NDCG@5 values and why they may differ."""
+    return {
+        "correct": result.ndcg_correct,
+        "reference": result.ndcg_reference,
+        "mixed_grade_queries": result.mixed_grade_queries,
+        "hash_order_dependent": result.hash_order_dependent,
+    }
+
+
 def evaluate_mmeb(
     model: Any,
     data_root: Path,
@@ -108,6 +120,8 @@ def evaluate_mmeb(
     model_source: str | None = None,
     shard_timeout: float = 24 * 3600.0,
     show_progress_bar: bool = True,
+    protocol: str = "vlm2vec",
+    ndcg: str | None = None,
 ) -> dict[str, Any] | None:
     """Evaluate ``model`` on MMEB-v2 datasets and write scores, predictions and the report into ``out_dir``.
 
@@ -131,24 +145,35 @@ def evaluate_mmeb(
         shard_timeout: Seconds rank 0 waits for the other ranks' embeddings of one dataset (and other ranks for rank
             0's ``settings.json``).
         show_progress_bar: Progress over datasets and items.
+        protocol: ``"vlm2vec"`` (the public harness, leaderboard-comparable) or ``"plume"``
+            (:mod:`plume_st.evaluation.protocol`); a model of the official profile gets the authors' prompt style.
+        ndcg: Graded NDCG value the report's means use, ``"reference"`` or ``"correct"`` (default: the protocol's);
+            score files hold both.
 
     Returns:
         The report dictionary (rank 0) or ``None`` (other ranks).
+
+    Raises:
+        ValueError: An unknown ``protocol`` or ``ndcg``.
     """
     env_rank, env_world = distributed_rank()
     rank = env_rank if rank is None else rank
     world_size = env_world if world_size is None else world_size
     out_dir, data_root = Path(out_dir), Path(data_root)
     encode_kwargs = {"reasoning": reasoning} if reasoning else {}
+    run_protocol = protocol_for(protocol, model)
+    if ndcg is not None and ndcg not in NDCG_VARIANTS:
+        raise ValueError(f"ndcg must be one of {', '.join(NDCG_VARIANTS)}, not {ndcg!r}")
     model_id = model_id or _model_id(model, model_source)
     _check_settings(out_dir, {"model": model_id, "encode_kwargs": encode_kwargs}, rank, shard_timeout)
     scores: dict[str, float] = {}
     skipped: dict[str, int] = {}
+    graded: dict[str, dict[str, Any]] = {}
     missing: dict[str, str] = {}
     specs = select_datasets(modalities, datasets)
     for spec in tqdm(specs, desc=f"MMEB-v2 (rank {rank})", disable=not show_progress_bar):
         try:
-            task = load_task(spec, data_root, annotations_root, from_hub, max_queries)
+            task = load_task(spec, data_root, annotations_root, from_hub, max_queries, run_protocol)
         except AnnotationsNotFound as err:
             missing[spec.name] = str(err)
             continue
@@ -168,11 +193,14 @@ def evaluate_mmeb(
         keys = {"query": [q.key for q in task.queries], "candidate": [c.key for c in task.candidates]}
         for side in caches:
             caches[side].wait_for(keys[side], shard_timeout)
-        result = score_task(task, caches["query"].get(keys["query"]), caches["candidate"].get(keys["candidate"]))
+        query_emb, cand_emb = caches["query"].get(keys["query"]), caches["candidate"].get(keys["candidate"])
+        result = score_task(task, query_emb, cand_emb, protocol=run_protocol)
         result.max_queries = max_queries
         write_dataset_outputs(out_dir, result)
         scores[spec.name] = result.score
         skipped[spec.name] = result.skipped_queries
+        if result.ndcg_correct is not None:
+            graded[spec.name] = graded_entry(result)
     if missing:
         logger.warning(
             "%d of %d selected datasets are missing (listed in the report); annotations are read from %s%s.",
@@ -180,6 +208,6 @@ def evaluate_mmeb(
         )  # fmt: skip
     if rank != 0:
         return None
-    report = build_report(scores, missing, max_queries=max_queries, skipped=skipped)
+    report = build_report(scores, missing, max_queries, skipped, run_protocol, graded, ndcg)
     write_report(out_dir, report)
     return report

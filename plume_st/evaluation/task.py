@@ -19,8 +19,15 @@ class EvalTask:
         candidates: The candidate pool, unique by :attr:`EvalItem.key` (first occurrence kept).
         query_candidates: Local mode: each query's own candidates as pool indices (de-duplicated, in annotation
             order). ``None`` in global mode: every query is ranked against the whole pool.
-        relevance: Per query, pool index -> relevance grade (> 0). Hit@1 uses grade > 0; NDCG uses the grade.
+        relevance: Per query, pool index -> relevance grade (> 0). Hit@1 uses grade > 0; NDCG uses the grade. Empty
+            for a query whose list lacks its positive (SmthSmthV2 under ``--protocol vlm2vec``: it scores 0).
         skipped_queries: Annotated queries left out because they have no positive (visual-document qrels).
+        reference_relevance: Graded sets only: per query, the grades as the public harness attaches them (in ``set``
+            order of the corpus ids, :func:`~plume_st.evaluation.scoring.metrics.reference_grades`); ``None`` when
+            the dataset is not graded.
+        mixed_grade_queries: Queries whose positives have different grades (where the two NDCG values can differ).
+        hash_order_dependent: Some mixed-grade query has string corpus ids, whose ``set`` order, and so the
+            reference's value, depends on Python's hash seed (``PYTHONHASHSEED``); this run used its own.
     """
 
     spec: DatasetSpec
@@ -29,13 +36,20 @@ class EvalTask:
     query_candidates: list[list[int]] | None
     relevance: list[dict[int, float]]
     skipped_queries: int = 0
+    reference_relevance: list[dict[int, float]] | None = None
+    mixed_grade_queries: int = 0
+    hash_order_dependent: bool = False
 
     def first_queries(self, limit: int | None) -> EvalTask:
         """The task with only its first ``limit`` queries; the candidate pool stays whole (global pools unchanged)."""
         if limit is None or limit >= len(self.queries):
             return self
         lists = None if self.query_candidates is None else self.query_candidates[:limit]
-        return replace(self, queries=self.queries[:limit], query_candidates=lists, relevance=self.relevance[:limit])
+        reference = None if self.reference_relevance is None else self.reference_relevance[:limit]
+        return replace(
+            self, queries=self.queries[:limit], query_candidates=lists, relevance=self.relevance[:limit],
+            reference_relevance=reference,
+        )  # fmt: skip
 
     def candidates_of(self, query_index: int) -> list[int]:
         """Pool indices query ``query_index`` is ranked against."""
@@ -70,8 +84,18 @@ class TaskBuilder:
             out.append(self._index[item.key])
         return out
 
-    def add_local(self, query: EvalItem, candidates: Sequence[EvalItem], positives: Sequence[int] = (0,)) -> None:
-        """Add a query ranked against its own ``candidates``; ``positives`` are positions in that list."""
+    def add_local(
+        self,
+        query: EvalItem,
+        candidates: Sequence[EvalItem],
+        positives: Sequence[int] = (0,),
+        allow_no_positive: bool = False,
+    ) -> None:
+        """Add a query ranked against its own ``candidates``; ``positives`` are positions in that list.
+
+        ``allow_no_positive`` accepts an empty ``positives`` (the query then scores 0), as the public harness does
+        for a SmthSmthV2 list that lacks the query's label.
+        """
         if not candidates:
             raise ValueError(f"{self.spec.name}: query {query.display_name!r} has no candidates.")
         bad = [p for p in positives if not 0 <= p < len(candidates)]
@@ -82,7 +106,7 @@ class TaskBuilder:
             )
         indices = self.add_corpus(candidates)
         unique = list(dict.fromkeys(indices))
-        self._append(query, unique, {indices[p]: 1.0 for p in positives})
+        self._append(query, unique, {indices[p]: 1.0 for p in positives}, allow_no_positive)
 
     def add_global(self, query: EvalItem, relevant: Mapping[EvalItem, float] | Sequence[EvalItem]) -> None:
         """Add a query ranked against the whole pool; ``relevant`` are its positives (with grades, or all 1)."""
@@ -94,17 +118,34 @@ class TaskBuilder:
                 relevance[idx] = max(relevance.get(idx, 0.0), float(grade))
         self._append(query, [], relevance)
 
-    def _append(self, query: EvalItem, candidates: list[int], relevance: dict[int, float]) -> None:
-        if not relevance:
+    def _append(
+        self, query: EvalItem, candidates: list[int], relevance: dict[int, float], allow_no_positive: bool = False
+    ) -> None:
+        if not relevance and not allow_no_positive:
             raise ValueError(f"{self.spec.name}: query {query.display_name!r} has no positive candidate.")
         self._queries.append(query)
         self._lists.append(candidates)
         self._relevance.append(relevance)
 
-    def build(self, skipped_queries: int = 0) -> EvalTask:
-        """Return the task (global mode when the spec says so); ``skipped_queries`` is recorded in it."""
+    @property
+    def num_queries(self) -> int:
+        """Queries added so far."""
+        return len(self._queries)
+
+    def build(
+        self,
+        skipped_queries: int = 0,
+        reference_relevance: list[dict[int, float]] | None = None,
+        mixed_grade_queries: int = 0,
+        hash_order_dependent: bool = False,
+    ) -> EvalTask:
+        """Return the task (global mode when the spec says so); the arguments are recorded in it (see
+        :class:`EvalTask`)."""
         if not self._queries:
             raise ValueError(f"{self.spec.name}: no queries were loaded.")
         local = self.spec.candidates == "local"
         lists = self._lists if local else None
-        return EvalTask(self.spec, self._queries, self._pool, lists, self._relevance, skipped_queries)
+        return EvalTask(
+            self.spec, self._queries, self._pool, lists, self._relevance, skipped_queries, reference_relevance,
+            mixed_grade_queries, hash_order_dependent,
+        )  # fmt: skip

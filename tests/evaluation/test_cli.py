@@ -39,10 +39,12 @@ def test_fixture_then_eval_writes_a_report(tmp_path, monkeypatch, module_encoder
     (tmp_path / "my-model").mkdir()
     monkeypatch.chdir(tmp_path)  # MODEL is a relative folder: the cache records its absolute path
     args = ["eval", "my-model", "--data", str(data), "--out", str(out), "--datasets", "ImageNet-1K,HMDB51",
-            "--datasets", "ActivityNetQA", "--reasoning", "none", "--batch-size", "4"]  # fmt: skip
+            "--datasets", "ActivityNetQA", "--reasoning", "none", "--batch-size", "4",
+            "--protocol", "plume"]  # fmt: skip
     result = runner.invoke(_app(), args)
     assert result.exit_code == 0, result.output
     assert "Partial:" in result.output and "3 of 78" in result.output
+    assert "Protocol: plume — not leaderboard-comparable" in result.output
     report = json.loads((out / "report.json").read_text())
     assert {n: d["score"] for n, d in report["datasets"].items()} == pytest.approx(
         {"ImageNet-1K": 25.0, "HMDB51": 100 / 3, "ActivityNetQA": 50.0}
@@ -58,3 +60,6 @@ def test_bad_arguments_are_refused(tmp_path):
                                   "deep"]).exit_code != 0  # fmt: skip
     assert runner.invoke(_app(), ["eval", "m"]).exit_code != 0
     assert runner.invoke(_app(), ["eval", "--list", "--modalities", "audio"]).exit_code != 0
+    for option, value in (("--protocol", "mteb"), ("--ndcg", "exponential")):
+        refused = runner.invoke(_app(), ["eval", "m", "--data", str(tmp_path), "--out", str(tmp_path), option, value])
+        assert refused.exit_code != 0 and option in refused.output

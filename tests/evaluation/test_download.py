@@ -8,6 +8,7 @@ from PIL import Image
 
 from plume_st.evaluation.loaders import load_task
 from plume_st.evaluation.loaders.download import download_annotations
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import get_dataset
 
 
@@ -47,6 +48,8 @@ def test_download_then_load_offline(tmp_path, monkeypatch):
     assert np.asarray(Image.open(page))[0, 0].tolist() == [200, 200, 200]
 
     monkeypatch.setattr(datasets, "load_dataset", None)  # no Hub from here on
-    task = load_task(get_dataset("ViDoRe_docvqa"), tmp_path)
+    task = load_task(get_dataset("ViDoRe_docvqa"), tmp_path)  # vlm2vec: the positives, then the rest of the corpus
+    assert [c.name for c in task.candidates] == ["8", "7"] and task.relevance == [{0: 1.0}]
+    task = load_task(get_dataset("ViDoRe_docvqa"), tmp_path, protocol=Protocol("plume"))  # the corpus order
     assert [c.name for c in task.candidates] == ["7", "8"] and task.relevance == [{1: 1.0}]
     assert download_annotations(tmp_path, datasets=["ViDoRe_docvqa"]) == ["ViDoRe_docvqa"]  # cached: no calls

@@ -11,7 +11,8 @@ from plume_st.evaluation.evaluator import MMEBEvaluator
 
 
 def test_evaluator_scores_a_subset(mini_mmeb, tmp_path, fake_encoder):
-    evaluator = MMEBEvaluator(mini_mmeb, ["ImageNet-1K", "HMDB51", "ActivityNetQA"], max_queries=2, reasoning="none")
+    evaluator = MMEBEvaluator(mini_mmeb, ["ImageNet-1K", "HMDB51", "ActivityNetQA"], max_queries=2, reasoning="none",
+                              protocol="plume")  # fmt: skip
     assert isinstance(evaluator, SentenceEvaluator)
     assert [len(t.queries) for t in evaluator.tasks] == [2, 2, 2]
     model = fake_encoder(constant=True)

@@ -11,11 +11,12 @@ from plume_st.evaluation.items import to_model_input
 from plume_st.evaluation.loaders import annotations, load_task
 from plume_st.evaluation.loaders.annotations import AnnotationsNotFound, load_rows
 from plume_st.evaluation.loaders.frames import frame_indices, sample_frames
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import DATASETS, get_dataset, select_datasets
 
 
-def _task(root: Path, name: str):
-    return load_task(get_dataset(name), root)
+def _task(root: Path, name: str, protocol: str = "plume"):
+    return load_task(get_dataset(name), root, protocol=Protocol(protocol))
 
 
 def test_registry_has_the_78_datasets():
@@ -36,7 +37,8 @@ def test_frame_indices_even_spacing_and_repeat_of_the_last():
     assert frame_indices(64) == [0, 9, 18, 27, 36, 45, 54, 63]
     assert frame_indices(10) == [0, 1, 2, 3, 5, 6, 7, 9]
     assert frame_indices(8) == list(range(8))
-    assert frame_indices(5) == [0, 1, 2, 3, 4, 4, 4, 4]
+    assert frame_indices(5) == [0, 1, 2, 3, 4]  # the public harness: the frames it has
+    assert frame_indices(5, pad=True) == [0, 1, 2, 3, 4, 4, 4, 4]  # --protocol plume
     with pytest.raises(ValueError):
         frame_indices(0)
 
@@ -45,7 +47,9 @@ def test_sample_frames_in_natural_order(mini_mmeb):
     frames = sample_frames(mini_mmeb / "video-tasks/frames/video_cls/SSv2/1000")
     assert [Path(f).stem for f in frames] == [f"frame_{i}" for i in (1, 2, 3, 4, 6, 7, 8, 10)]
     short = sample_frames(mini_mmeb / "video-tasks/frames/video_cls/SSv2/1001")
-    assert [Path(f).stem for f in short] == [f"frame_{i}" for i in (1, 2, 3, 4, 5, 5, 5, 5)]
+    assert [Path(f).stem for f in short] == [f"frame_{i}" for i in (1, 2, 3, 4, 5)]
+    padded = sample_frames(mini_mmeb / "video-tasks/frames/video_cls/SSv2/1001", pad=True)
+    assert [Path(f).stem for f in padded] == [f"frame_{i}" for i in (1, 2, 3, 4, 5, 5, 5, 5)]
     with pytest.raises(FileNotFoundError, match="No frames"):
         sample_frames(mini_mmeb / "video-tasks/frames/nowhere")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import get_dataset
 from plume_st.evaluation.scoring.metrics import hit_at_1, ndcg_at_k, rank, tie_groups, top_ranked
 from plume_st.evaluation.scoring.score import score_task
@@ -78,7 +79,7 @@ def test_global_mode_deduplicates_candidates_and_maps_positives():
     # a = (1, 0), b = (0, -1), c = (-1, 1); q1 and q2 rank a first (hits), q3 is a zero vector: all three tie (1/3)
     queries = np.array([[1.0, 0.0], [2.0, 0.5], [0.0, 0.0]])
     cands = np.array([[1.0, 0.0], [0.0, -1.0], [-1.0, 1.0]])
-    result = score_task(task, queries, cands)
+    result = score_task(task, queries, cands, protocol=Protocol("plume"))
     assert result.metric == "hit@1"
     assert result.score == pytest.approx(100 * (1 + 1 + 1 / 3) / 3)
     assert result.num_candidates == 3
@@ -94,7 +95,7 @@ def test_local_mode_collapses_duplicate_candidates_and_scores_ties_at_chance():
     task = builder.build()
     assert task.query_candidates == [[0, 1, 2], [1, 0]]
     assert task.relevance == [{0: 1.0}, {1: 1.0}]
-    constant = score_task(task, np.ones((2, 3)), np.ones((3, 3)))
+    constant = score_task(task, np.ones((2, 3)), np.ones((3, 3)), protocol=Protocol("plume"))
     assert constant.score == pytest.approx(100 * (1 / 3 + 1 / 2) / 2)
     assert constant.num_candidates == 2.5
 

@@ -11,6 +11,7 @@ from plume_st.evaluation.loaders.moment import load_moment_task
 from plume_st.evaluation.loaders.video import RETRIEVAL_COLUMNS, load_video_cls_task, load_video_retrieval_task
 from plume_st.evaluation.loaders.video_qa import load_video_qa_task
 from plume_st.evaluation.loaders.visdoc import load_visdoc_task
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask
 
@@ -31,6 +32,7 @@ def load_task(
     annotations_root: Path | None = None,
     from_hub: bool = False,
     max_queries: int | None = None,
+    protocol: Protocol = Protocol(),
 ) -> EvalTask:
     """Build one dataset's task.
 
@@ -41,6 +43,7 @@ def load_task(
         from_hub: Load annotations that have no local copy from the Hugging Face Hub (network).
         max_queries: Evaluate only the first queries (quick checks; global candidate pools are still built from
             every row). The dataset's own limit (SmthSmthV2: 1000) always applies.
+        protocol: The evaluation protocol (pools, frames, prompt style; :mod:`plume_st.evaluation.protocol`).
 
     Raises:
         AnnotationsNotFound: Missing annotations (and ``from_hub`` false).
@@ -58,10 +61,12 @@ def load_task(
             t: load_rows(spec, t, annotations_root, from_hub, ["corpus-id"] if t == "corpus" else None)
             for t in ("queries", "corpus", "qrels")
         }
-        task = load_visdoc_task(spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, own)
+        task = load_visdoc_task(
+            spec, tables["queries"], tables["corpus"], tables["qrels"], media_root, own, protocol
+        )  # fmt: skip
     else:
         rows = load_rows(spec, spec.hf_split, annotations_root, from_hub)
-        task = ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root)
+        task = ROW_LOADERS[spec.loader](spec, islice(rows, limit), media_root, protocol)
     task = task.first_queries(max_queries)
     check_media(task)
     return task

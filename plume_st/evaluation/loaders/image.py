@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plume_st.evaluation.items import EvalItem
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask, TaskBuilder
 
@@ -35,13 +36,16 @@ def _as_list(value: Any) -> list[Any]:
     return list(value or [])
 
 
-def load_image_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:
+def load_image_task(
+    spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path, protocol: Protocol = Protocol()
+) -> EvalTask:
     """Build the task of one image dataset.
 
     Args:
         spec: The dataset.
         rows: Annotation rows in either column convention.
         media_root: The ``image-tasks/`` folder.
+        protocol: Its prompt style joins instruction and text (a space for ``vlm2vec``).
     """
     builder = TaskBuilder(spec)
     for i, row in enumerate(rows):
@@ -52,6 +56,7 @@ def load_image_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_roo
             instruction=_clean(row.get("qry_inst")),
             text=_clean(row.get("qry_text", row.get("qry"))),
             image=str(media_root / qry_img) if qry_img else None,
+            separator=protocol.separator,
         )
         texts, paths = _as_list(row.get("tgt_text")), _as_list(row.get("tgt_img_path"))
         if paths and len(paths) != len(texts):
@@ -69,6 +74,7 @@ def load_image_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_roo
                     text=cleaned,
                     image=str(media_root / path) if path else None,
                     name=f"{path}:{cleaned}" if path else cleaned,
+                    separator=protocol.separator,
                 )
             )
         builder.add_local(query, candidates, positives=(0,))

@@ -8,7 +8,8 @@ ActivityNetQA: ``.../v_<video_name>/``). The query text follows the public harne
   options.
 - Video-MME (``videoID, question, options ["A. ..."], answer "A"``): question and options one a line; candidates
   are the option texts without their letter.
-- EgoSchema (``video_idx, question, option, answer``): question and options on one line; candidates without letter.
+- EgoSchema (``video_idx, question, option, answer``): ``question + " ".join(options)`` as the public harness writes it
+  (no space before the first option; ``--protocol plume`` puts one there); candidates without letter.
 - ActivityNetQA (``video_name, question, answer``): ``question + "? (A) yes; (B) no."``; candidates yes / no.
 
 A row with a missing column, or an answer that is not one of its options (a negative index included), raises a
@@ -23,6 +24,7 @@ from typing import Any
 
 from plume_st.evaluation.items import EvalItem
 from plume_st.evaluation.loaders.frames import sample_frames
+from plume_st.evaluation.protocol import Protocol
 from plume_st.evaluation.registry import DatasetSpec
 from plume_st.evaluation.task import EvalTask, TaskBuilder
 
@@ -43,7 +45,7 @@ def _strip_letter(option: str) -> str:
     return (option[cut:] if cut >= 0 else option).strip(". ")
 
 
-def _row(spec: DatasetSpec, row: dict[str, Any]) -> tuple[str, str, list[str], int]:
+def _row(spec: DatasetSpec, row: dict[str, Any], protocol: Protocol) -> tuple[str, str, list[str], int]:
     """(frame folder relative to the media root, question text, candidate texts, index of the answer)."""
     kind = spec.loader
     if kind == "mvbench":
@@ -60,7 +62,8 @@ def _row(spec: DatasetSpec, row: dict[str, Any]) -> tuple[str, str, list[str], i
         return str(row["videoID"]), text, [_strip_letter(o) for o in options], answer
     if kind == "egoschema":
         options = [str(o) for o in row["option"]]
-        text = " ".join([str(row["question"]), *options])
+        question = str(row["question"])
+        text = question + " ".join(options) if protocol.prompt_style == "vlm2vec" else " ".join([question, *options])
         return str(row["video_idx"]), text, [_strip_letter(o) for o in options], int(row["answer"])
     if kind == "activitynetqa":
         options = ["yes", "no"]
@@ -68,16 +71,19 @@ def _row(spec: DatasetSpec, row: dict[str, Any]) -> tuple[str, str, list[str], i
     raise ValueError(f"{spec.name}: unknown video QA loader {kind!r}")
 
 
-def load_video_qa_task(spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path) -> EvalTask:
+def load_video_qa_task(
+    spec: DatasetSpec, rows: Iterable[dict[str, Any]], media_root: Path, protocol: Protocol = Protocol()
+) -> EvalTask:
     """Build the task of one video QA dataset (local candidates)."""
     builder = TaskBuilder(spec)
     for i, row in enumerate(rows):
         try:
-            video, text, options, answer = _row(spec, row)
+            video, text, options, answer = _row(spec, row, protocol)
             if not 0 <= answer < len(options):
                 raise IndexError(f"answer {answer} is not one of the {len(options)} options")
         except (KeyError, IndexError, TypeError, ValueError) as err:
             raise ValueError(f"{spec.name} row {i}: cannot read question/options/answer ({err!r}).") from err
-        query = EvalItem(instruction=spec.query_instruction, text=text, frames=sample_frames(media_root / video))
+        frames = sample_frames(media_root / video, pad=not protocol.is_reference)
+        query = EvalItem(instruction=spec.query_instruction, text=text, frames=frames, separator=protocol.separator)
         builder.add_local(query, [EvalItem(text=o, name=o) for o in options], positives=(answer,))
     return builder.build()

@@ -1,13 +1,19 @@
-"""Ranking metrics of MMEB-v2: hit@1 and NDCG@5 with linear gain, with ties averaged.
+"""Ranking metrics of MMEB-v2: hit@1 and NDCG@5 with linear gain, with ties averaged or on the reference's order.
 
-Candidates are ranked by score, descending. Scores within ``TIE_TOLERANCE`` of each other form a tie group, and a
-metric is its expected value over all orders of the tied candidates (every order equally likely). This is
-deterministic and makes uninformative embeddings (all scores equal) score exactly the chance level, whereas
+``--protocol plume``: candidates are ranked by score, descending. Scores within ``TIE_TOLERANCE`` of each other form a
+tie group, and a metric is its expected value over all orders of the tied candidates (every order equally likely).
+This is deterministic and makes uninformative embeddings (all scores equal) score exactly the chance level, whereas
 breaking ties by candidate position would give 100 on tasks whose positive is listed first. The ranked lists written
 to prediction files break ties by candidate position (stable sort).
+
+``--protocol vlm2vec``: the public harness's ranking, numpy's ``argsort(-scores)`` (:func:`reference_order`), and
+the metric of that one order (:func:`hit_at_1_ranked`, :func:`ndcg_ranked`). Its graded NDCG attaches the grades as
+:func:`reference_grades` does.
 """
 
 from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -97,3 +103,42 @@ def ndcg_at_k(scores: np.ndarray, gains: np.ndarray, k: int = 5, tolerance: floa
         expected[start:end] = gains[order[start:end]].mean()
         start = end
     return dcg(expected, k) / ideal
+
+
+def reference_order(scores: np.ndarray) -> np.ndarray:
+    """The public harness's ranking: ``np.argsort(-scores)`` with numpy's default sort (ties in its order)."""
+    return np.argsort(-np.asarray(scores))
+
+
+def hit_at_1_ranked(order: np.ndarray, gains: np.ndarray) -> float:
+    """1.0 when the first candidate of ``order`` is relevant (gain > 0), else 0.0."""
+    return float(len(order) > 0 and np.asarray(gains)[order[0]] > 0)
+
+
+def ndcg_ranked(order: np.ndarray, gains: np.ndarray, k: int = 5) -> float:
+    """NDCG@k with linear gain of one ranking ``order``; the ideal DCG sorts all of ``gains`` descending.
+
+    Returns:
+        A value in [0, 1]; 0 when no candidate is relevant.
+    """
+    gains = np.asarray(gains, dtype=np.float64)
+    ideal = dcg(np.sort(gains)[::-1], k)
+    return dcg(gains[np.asarray(order)[:k]], k) / ideal if ideal > 0 else 0.0
+
+
+def reference_grades(positives: Sequence[tuple[Hashable, float]]) -> dict[Hashable, float]:
+    """The grades the public harness (VLM2Vec 6e1e1d4, ``RankingMetrics.evaluate``) attaches to a query's documents.
+
+    It de-duplicates the labels with ``list(set(labels))`` and then zips them with the grades in their original
+    (qrels) order, so when the positives have different grades a grade can land on another document. Integer ids
+    have a fixed ``set`` order; string ids have Python's hash order (``PYTHONHASHSEED``), which this reproduces for
+    the running process only.
+
+    Args:
+        positives: ``(document id, grade)`` pairs in qrels order, ids as the annotations hold them.
+
+    Returns:
+        Document id -> the grade the reference uses.
+    """
+    labels = [doc for doc, _ in positives]
+    return dict(zip(list(set(labels)), [grade for _, grade in positives]))

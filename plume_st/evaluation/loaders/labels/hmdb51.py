@@ -1,0 +1,63 @@
+"""The 51 class labels of HMDB51, exactly as the public MMEB-v2 harness ranks them (its full label list).
+
+Source: TIGER-AI-Lab/VLM2Vec at commit 6e1e1d4, ``src/data/eval_dataset/video_classification_utils.py``,
+``HMDB51_LABELS`` (copied verbatim, in the same order). The reference adds these labels to the test rows' labels to
+form the HMDB51 candidate pool (de-duplicated by name).
+"""
+
+from __future__ import annotations
+
+SOURCE = "TIGER-AI-Lab/VLM2Vec@6e1e1d4:src/data/eval_dataset/video_classification_utils.py:HMDB51_LABELS"
+LABELS: tuple[str, ...] = (
+    "ride_bike",
+    "wave",
+    "dive",
+    "pour",
+    "smile",
+    "eat",
+    "shoot_ball",
+    "clap",
+    "chew",
+    "brush_hair",
+    "pushup",
+    "draw_sword",
+    "pullup",
+    "catch",
+    "somersault",
+    "sit",
+    "hug",
+    "kick_ball",
+    "golf",
+    "cartwheel",
+    "turn",
+    "kick",
+    "dribble",
+    "jump",
+    "sword_exercise",
+    "drink",
+    "shoot_gun",
+    "hit",
+    "ride_horse",
+    "smoke",
+    "fencing",
+    "climb",
+    "situp",
+    "handstand",
+    "talk",
+    "kiss",
+    "push",
+    "shake_hands",
+    "swing_baseball",
+    "stand",
+    "flic_flac",
+    "sword",
+    "run",
+    "laugh",
+    "walk",
+    "throw",
+    "punch",
+    "climb_stairs",
+    "pick",
+    "shoot_bow",
+    "fall_floor",
+)
