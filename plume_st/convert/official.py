@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, AutoProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
+from plume_st.backbones.families import get_family
 from plume_st.model import PlumeSentenceTransformer
 from plume_st.model_card import is_hub_id
 from plume_st.modules import LatentRollout, PlumeInput, PlumePooling
@@ -204,15 +205,10 @@ def load_processor(folder: Path, tokenizer: Any, base_processor: str | None) -> 
     return processor
 
 
-def _family_class(model_type: str) -> type:
-    from transformers import Qwen2VLForConditionalGeneration
-
-    return Qwen2VLForConditionalGeneration if model_type == "qwen2_vl" else Qwen2_5_VLForConditionalGeneration
-
-
-def _dtype(weights: WeightFiles, embed_dtype: str, dtype: str | torch.dtype | None) -> torch.dtype:
+def _dtype(stored: str, dtype: str | torch.dtype | None) -> torch.dtype:
+    """``dtype`` as a torch dtype; ``None``: the checkpoint's (safetensors' ``stored`` name, e.g. ``"BF16"``)."""
     if dtype is None:
-        return {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}[embed_dtype]
+        return {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}[stored]
     return getattr(torch, dtype) if isinstance(dtype, str) else dtype
 
 
@@ -245,18 +241,19 @@ def convert_official(
     tokenizer = load_tokenizer(folder)
     processor = load_processor(folder, tokenizer, base_processor)
     embed = weights.find("model.language_model.embed_tokens.weight", "model.embed_tokens.weight")
-    torch_dtype = _dtype(weights, weights.dtype[embed], dtype)
+    torch_dtype = _dtype(weights.dtype[embed], dtype)
     config = AutoConfig.from_pretrained(folder)
     config.vocab_size = text["vocab_size"]  # the top-level value may be the base vocabulary's (stale)
     config.plume_source_checkpoint = hub_id
     base_id = base_processor if is_hub_id(base_processor) else None
     config.plume_backbone_id = KNOWN_BACKBONES.get(hub_id or "", base_id)
-    model = _family_class(config.model_type).from_pretrained(folder, config=config, dtype=torch_dtype)
+    model = get_family(config.model_type).model_class.from_pretrained(folder, config=config, dtype=torch_dtype)
     adapter = {
         key[len(ADAPTER_PREFIX):]: value
         for key, value in weights.load([ADAPTER_PREFIX + name for name in adapter_shapes(text["hidden_size"])]).items()
     }
-    with tempfile.TemporaryDirectory() as staging:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=Path(out).parent, prefix=".plume-convert-") as staging:  # same disk as out
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         del model
