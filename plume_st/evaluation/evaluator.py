@@ -99,7 +99,7 @@ class MMEBEvaluator(SentenceEvaluator):
             out = Path(output_path) / f"{self.name}_results.jsonl"
             out.parent.mkdir(parents=True, exist_ok=True)
             with out.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"epoch": epoch, "steps": steps, **metrics}) + "\n")
+                f.write(json.dumps({"epoch": epoch, "steps": steps, **protocol.to_json(), **metrics}) + "\n")
         metrics = self.prefix_name_to_metrics(metrics, self.name)
         if hasattr(model, "model_card_data"):
             self.store_metrics_in_model_card_data(model, metrics, epoch, steps)

@@ -25,6 +25,7 @@ def test_evaluator_scores_a_subset(mini_mmeb, tmp_path, fake_encoder):
     assert all(k == {"reasoning": "none"} for k in model.kwargs)
     logged = json.loads((tmp_path / "mmeb_results.jsonl").read_text())
     assert logged["steps"] == 10 and logged["HMDB51"] == pytest.approx(100 / 3)
+    assert (logged["protocol"], logged["leaderboard_comparable"]) == ("plume", False)
 
 
 def test_evaluator_needs_datasets(mini_mmeb):
