@@ -7,6 +7,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from convert.official_reference import OfficialReference
+from convert.test_parity import ITEMS as MIXED
+from convert.test_parity import as_input
 from plume_st.convert import convert_official, write_tiny_official
 from plume_st.modules import LatentRollout
 
@@ -81,3 +83,22 @@ def test_per_call_latent_steps_and_reasoning(checkpoints):
 def test_negative_bound_is_rejected():
     with pytest.raises(ValueError, match="continuation_max_tokens must be a non-negative integer, got -1"):
         LatentRollout(hidden_size=8, continuation_max_tokens=-1)
+
+
+def test_rows_that_stop_and_rows_that_continue_in_one_batch(tmp_path):
+    """An ``<|im_end|>`` output row along (text item - image item) stops the text item at once while the others
+    decode on: the batch's finished rows are masked out of the later steps."""
+    source = write_tiny_official(tmp_path / "official", "second_gen_emb")
+    model = SentenceTransformer(str(convert_official(source, tmp_path / "st")), trust_remote_code=True, device="cpu")
+    forced = OfficialReference(source, max_new_tokens=0)
+    direction = forced(*MIXED[0])[0] - forced(*MIXED[1])[0]
+    reference = OfficialReference(source)
+    im_end = reference.processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    with torch.no_grad():
+        for lm_head in (reference.model.lm_head, model[0].causal_lm.lm_head):
+            lm_head.weight[im_end] = 1e5 * direction
+        embeddings = model.eval().encode([as_input(*item) for item in MIXED], batch_size=4, convert_to_tensor=True)
+    results = [reference(*item) for item in MIXED]
+    assert [len(decoded) for _, decoded in results] == [0, 1, 1, 1]
+    for row, (expected, _) in enumerate(results):
+        torch.testing.assert_close(embeddings[row], expected, atol=1e-4, rtol=0)
