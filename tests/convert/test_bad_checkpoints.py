@@ -111,3 +111,18 @@ def test_not_a_qwen_vl_checkpoint(source, tmp_path):
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "llava"}))
     message = convert_error(folder, tmp_path)
     assert message.startswith(f"{folder / 'config.json'}: model_type 'llava' is not a released PLUME backbone")
+
+
+def test_cli_convert_prints_the_error(source, tmp_path):
+    from typer.testing import CliRunner
+
+    from plume_st.cli import app
+
+    folder = copy(source, tmp_path)
+    rewrite_weights(folder, lambda t: t.pop("latent_moe_transition.step_embed.weight"))
+    result = CliRunner().invoke(app, ["convert", str(folder), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert f"Error: {folder / 'model.safetensors'}: the transition adapter is incomplete" in result.output
+    assert "missing latent_moe_transition.step_embed.weight" in result.output
+    result = CliRunner().invoke(app, ["tiny-official", str(tmp_path / "t"), "--layout", "nonsense"])
+    assert result.exit_code == 2 and "unknown layout 'nonsense'" in result.output
