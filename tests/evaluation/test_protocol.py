@@ -216,12 +216,15 @@ def test_report_shows_protocol_both_ndcg_values_and_marks():
     scores = {"ViDoSeek-doc": 76.02, "ViDoRe_arxivqa": 50.0, "MSR-VTT": 40.0}
     report = build_report(scores, protocol=VLM2VEC, graded=graded)
     assert report["protocol"] == {"protocol": "vlm2vec", "prompt_style": "vlm2vec", "leaderboard_comparable": True}
-    assert report["ndcg"] == "reference" and report["datasets"]["ViDoSeek-doc"]["marks"] == ["§", "†", "‡"]
+    assert report["ndcg"] == "reference" and report["datasets"]["ViDoSeek-doc"]["marks"] == ["†", "‡"]
     assert report["categories"]["visdoc/OOD"]["paper_comparable"] is False
     assert report["categories"]["visdoc/VDRv1"]["paper_comparable"] is True
     md = report_markdown(report)
     assert "**Protocol: vlm2vec** — the public harness's conventions" in md
-    assert "| ViDoSeek-doc | visdoc | OOD | ndcg@5 | 76.02 | 95.02 | 76.02 | § † ‡ |" in md
+    assert "| ViDoSeek-doc | visdoc | OOD | ndcg@5 | 76.02 | 95.02 | 76.02 | † ‡ |" in md
+    assert "| OOD " in md and "| visdoc/OOD | 76.0*§ | 1 / 4 |" in md  # the category is marked, the doc set is not
+    assert build_report({"MomentSeeker": 10.0})["datasets"]["MomentSeeker"]["marks"] == ["§"]
+    assert build_report({"QVHighlight": 10.0})["datasets"]["QVHighlight"]["marks"] == []
     assert "| ViDoRe_arxivqa | visdoc | VDRv1 | ndcg@5 | 50.00 | 50.00 | 50.00 |  |" in md
     assert "| MSR-VTT | video | RET | hit@1 | 40.00 |  |  |  |" in md
     assert "PYTHONHASHSEED" in md and "changed after the paper" in md
