@@ -141,7 +141,9 @@ def open_image(value: Any, options: MediaOptions) -> Image.Image:
                 image = opened.copy()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise ValueError(f"cannot read image {source[:200]!r}: {error}") from error
-        except Exception as error:  # httpx errors: offline, timeout, HTTP status
+        except Exception as error:  # httpx errors (offline, timeout, HTTP status), PIL's decompression-bomb guard
+            if not source.startswith(URL_PREFIXES):
+                raise ValueError(f"cannot read image {source[:200]!r}: {type(error).__name__}: {error}") from error
             raise ValueError(f"cannot fetch image URL {source!r}: {type(error).__name__}: {error}") from error
     else:
         raise TypeError(f"an image must be a PIL image, an array, a path or a URL, got {type(value).__name__}")
@@ -216,7 +218,9 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
         return ParsedInput(videos=load_video(list(item), options, open_image))
     if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(part, str) for part in item):
         raise TypeError("text pairs are not supported: PLUME embeds one input at a time")
-    if isinstance(item, str) and _path_kind(item) is not None:
+    if isinstance(item, str) and item.startswith("data:video/"):
+        modality = "video"
+    elif isinstance(item, str) and _path_kind(item) is not None:
         modality = _path_kind(item)
     else:
         modality = None

@@ -6,15 +6,17 @@
 * ``{"array": frames, "video_metadata": {"fps", "total_num_frames", "frames_indices", ...}}``: the frames of a longer
   video with their source indices and rate;
 * a torchcodec ``VideoDecoder`` (only the sampled frames are decoded);
-* a file path or an ``http(s)://`` URL, decoded by transformers' :func:`~transformers.video_utils.load_video` with
-  PyAV (whose wheels bundle FFmpeg), which converts only the sampled frames.
+* a file path, an ``http(s)://`` URL or a base64 ``data:video/...`` URI, decoded by transformers'
+  :func:`~transformers.video_utils.load_video` with PyAV (whose wheels bundle FFmpeg), which converts only the sampled frames.
 
 All frames of one video must have one size (a clear error otherwise: resize them first).
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +137,20 @@ def _from_file(source: str, options: Any, opener: Callable) -> Video:
     return _from_frames(list(frames), float(metadata.fps or 24.0), metadata.total_num_frames, indices, options, opener)
 
 
+def _from_data_uri(uri: str, options: Any, opener: Callable) -> Video:
+    header, _, payload = uri.partition(",")
+    if ";base64" not in header or not payload:
+        raise ValueError(f"a video data URI must be base64-encoded, got {uri[:60]!r}")
+    suffix = "." + header[len("data:video/") :].split(";")[0]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
+        try:
+            file.write(base64.b64decode(payload, validate=True))
+        except ValueError as error:
+            raise ValueError(f"the video data URI is not valid base64: {error}") from error
+        file.flush()
+        return _from_file(file.name, options, opener)
+
+
 def _load_one(value: Any, options: Any, opener: Callable) -> Video:
     if VideoDecoder is not None and isinstance(value, VideoDecoder):
         return _from_decoder(value, options, opener)
@@ -142,6 +158,8 @@ def _load_one(value: Any, options: Any, opener: Callable) -> Video:
         if "array" not in value:
             raise ValueError(f"a video dict needs 'array' (and 'video_metadata'), got keys {sorted(map(str, value))}")
         return _from_metadata_dict(value, options, opener)
+    if isinstance(value, str) and value.startswith("data:video/"):
+        return _from_data_uri(value, options, opener)
     if isinstance(value, (str, os.PathLike)):
         return _from_file(os.fspath(value), options, opener)
     if isinstance(value, (np.ndarray, torch.Tensor)):

@@ -110,10 +110,12 @@ def tiny_official(
 
 def _register_subcommands() -> None:
     from plume_st.evaluation.cli import register as register_eval
+    from plume_st.serving.cli import register as register_serve
     from plume_st.training.cli import register as register_train
 
     register_eval(app)
     register_train(app)
+    register_serve(app)
 
 
 _register_subcommands()
