@@ -7,7 +7,8 @@
   video with their source indices and rate;
 * a torchcodec ``VideoDecoder`` (only the sampled frames are decoded);
 * a file path, an ``http(s)://`` URL or a base64 ``data:video/...`` URI, decoded by transformers'
-  :func:`~transformers.video_utils.load_video` with PyAV (whose wheels bundle FFmpeg), which converts only the sampled frames.
+  :func:`~transformers.video_utils.load_video` with PyAV (whose wheels bundle FFmpeg), which converts only the
+  sampled frames.
 
 All frames of one video must have one size (a clear error otherwise: resize them first).
 """
