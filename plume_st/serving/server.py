@@ -188,7 +188,11 @@ def build_app(
 
     gpus = int(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else torch.cuda.device_count()
     options = {"num_gpus": 1} if gpus else {}
-    deployment = PlumeEmbeddingServer.options(num_replicas=replicas or max(gpus, 1), ray_actor_options=options)
+    deployment = PlumeEmbeddingServer.options(
+        num_replicas=replicas or max(gpus, 1),
+        ray_actor_options=options,
+        max_ongoing_requests=8 * max_batch_size,  # Ray's default (5) would cap a batch at 5 items
+    )
     return deployment.bind(model_name_or_path, served_name, max_batch_size, batch_wait_ms, limits)
 
 
