@@ -141,7 +141,10 @@ def train_from_config(
     finetune = config["finetune"]
     prepare_finetuning(model, finetune.get("mode", "full"), finetune.get("freeze_vision", True),
                        finetune.get("lora"), base_dir=output_dir / "plume-base")  # fmt: skip
-    curriculum = CurriculumSchedule(num_segments=model[1].latent_steps, **config["curriculum"])
+    curriculum_config = dict(config["curriculum"])
+    # reset_optimizer: clear Adam's moments at each stage switch (the paper's recipe; default on).
+    reset_optimizer = bool(curriculum_config.pop("reset_optimizer", True))
+    curriculum = CurriculumSchedule(num_segments=model[1].latent_steps, **curriculum_config)
     if training.get("bf16") == "auto":
         training["bf16"] = best_dtype() == torch.bfloat16
     training.setdefault("report_to", [])
@@ -154,6 +157,7 @@ def train_from_config(
         train_dataset=build_dataset(config["data"], work_dir),
         curriculum=curriculum,
         loss=build_loss(model, config["loss"], curriculum),
+        reset_optimizer=reset_optimizer,
         callbacks=callbacks,
     )
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)

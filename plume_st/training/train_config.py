@@ -8,7 +8,8 @@ Sections (every key optional unless noted)::
                  ("auto" = bf16 where the hardware has it), attn_implementation, seed
     data:        train_files + media_root (UME-R1 JSONL) or synthetic {num_records, seed, kinds};
                  by_dataset (one sub-dataset per batch), max_records
-    curriculum:  ratios, stage_fractions, final_answer_first_half (S = model.latent_steps)
+    curriculum:  ratios, stage_fractions, final_answer_first_half (S = model.latent_steps),
+                 reset_optimizer (clear Adam's moments at each stage switch; default true)
     loss:        ce_weight, gen_weight, anchor_weight, balance_weight, temperature, gather_across_devices,
                  grad_cache, mini_batch_size
     finetune:    mode ("full" | "lora"), freeze_vision, lora {r, alpha, dropout, target_modules}
