@@ -154,7 +154,10 @@ def open_image(value: Any, options: MediaOptions) -> Image.Image:
 
 def _path_kind(text: str) -> str | None:
     """``"image"`` / ``"video"`` for a string that names a media file by its extension and looks like a path (it has
-    a directory part or exists), so that a missing file is an error rather than text; ``None`` otherwise."""
+    a directory part or exists), so that a missing file is an error rather than text, or a ``data:video/`` URI (which
+    sentence-transformers reads as text); ``None`` otherwise."""
+    if text.startswith("data:video/"):
+        return "video"
     if "\n" in text or len(text) >= 4096 or text.startswith(URL_PREFIXES):
         return None
     if not (os.path.sep in text or os.path.isfile(text)):
@@ -218,12 +221,7 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
         return ParsedInput(videos=load_video(list(item), options, open_image))
     if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(part, str) for part in item):
         raise TypeError("text pairs are not supported: PLUME embeds one input at a time")
-    if isinstance(item, str) and item.startswith("data:video/"):
-        modality = "video"
-    elif isinstance(item, str) and _path_kind(item) is not None:
-        modality = _path_kind(item)
-    else:
-        modality = None
+    modality = _path_kind(item) if isinstance(item, str) else None
     try:
         modality = modality or infer_modality(item, supported_modalities=SUPPORTED)
     except ValueError as error:

@@ -9,6 +9,7 @@ is returned and printed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ MEDIA_COLUMNS = ("text", "image", "video")
 
 
 def _row_item(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: row[key] for key in MEDIA_COLUMNS if row.get(key) is not None and row.get(key) == row.get(key)}
+    """The row's inputs as an ``encode`` dict; missing cells (``None``, or NaN from a parquet null) are left out."""
+    return {key: value for key, value in row.items() if value is not None and not _is_nan(value)}
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 class CorpusEmbedder:
@@ -42,12 +48,10 @@ class CorpusEmbedder:
         columns = [key for key in MEDIA_COLUMNS if key in batch]
         rows = [{key: batch[key][i] for key in columns} for i in range(len(batch["id"]))]
         outcomes = encode_jobs(self.model, [Job(_row_item(row), self.settings) for row in rows])
-        dimension = self.model.get_sentence_embedding_dimension()
         return {
             "id": batch["id"],
             "embedding": [o.embedding if o.embedding is not None else np.zeros(0, np.float32) for o in outcomes],
             "error": [o.problem or "" for o in outcomes],
-            "dimension": [dimension if o.embedding is not None else 0 for o in outcomes],
         }
 
 

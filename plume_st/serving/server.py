@@ -64,9 +64,10 @@ def encode_jobs(model: Any, jobs: list[Job]) -> list[Outcome]:
                     for index in pending:
                         outcomes[index].problem = str(error)
                     break
-                for position in positions:
+                bad = set(positions)
+                for position in bad:
                     outcomes[pending[position]].problem = getattr(error, "problem", str(error))
-                pending = [index for offset, index in enumerate(pending) if offset not in set(positions)]
+                pending = [index for offset, index in enumerate(pending) if offset not in bad]
                 continue
             for index, row in zip(pending, rows):
                 outcomes[index].embedding = row["sentence_embedding"].float().cpu().numpy()
