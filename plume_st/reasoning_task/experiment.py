@@ -1,0 +1,184 @@
+"""Running the reasoning experiment: every arm on the same tiny backbone with the same training budget, per seed.
+
+For each seed one tiny random Qwen2-VL backbone is built; every arm starts from it, trains ``max_steps`` batches of
+``batch_size`` pairs through :func:`~plume_st.training.run.train_from_config` (``PlumeTrainer``: the existing
+collator, segmentation, curriculum and ``PlumeLoss``; batches without duplicate answers), is saved under
+``{out}/models/{arm}/seed{seed}`` (``plume-st inspect`` reads it from there), and is scored on the validation, test
+(multi-step) and control (one-step) splits by :func:`~plume_st.reasoning_task.evaluation.evaluate_split`.
+``results.json`` is rewritten after every run, so an interrupted experiment keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from plume_st.backbones.tiny import build_tiny_backbone
+from plume_st.build import build_plume_model
+from plume_st.model import PlumeSentenceTransformer
+from plume_st.modules import LatentRollout
+from plume_st.training.demo_training import stage_losses
+from plume_st.training.run import train_from_config
+
+from .arms import Arm
+from .evaluation import evaluate_split, load_split
+from .task_files import TaskFiles, write_reasoning_task
+
+EVAL_SPLITS = ("validation", "test", "control")
+
+
+@dataclass
+class ExperimentSettings:
+    """The shared budget and set-up of every arm.
+
+    Attributes:
+        max_steps: Optimizer steps per arm.
+        batch_size: Pairs per batch (at most 18: a batch never holds one answer twice).
+        learning_rate: AdamW learning rate (constant after ``warmup_steps``).
+        warmup_steps: Linear warm-up steps.
+        reset_optimizer: Clear Adam's moments at each curriculum stage switch (the paper's recipe).
+        freeze_vision: Freeze the vision tower except its merger.
+        sizes: Records per split (see :func:`~plume_st.reasoning_task.task_files.write_reasoning_task`).
+        one_step_share: Share of one-step questions in training.
+        task_seed: Seed of the task's scenes and questions.
+        seeds: Seeds of the backbone, the adapter and the trainer; every arm runs once per seed.
+        eval_batch_size: Encoding batch size of the evaluation.
+        max_new_tokens: Longest rationale the explicit arm may generate.
+        num_threads: torch CPU threads (the tiny model runs fastest on one).
+    """
+
+    max_steps: int = 600
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_steps: int = 10
+    reset_optimizer: bool = False
+    freeze_vision: bool = False
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 4000, "validation": 150, "test": 300,
+                                                           "control": 150})  # fmt: skip
+    one_step_share: float = 0.25
+    task_seed: int = 0
+    seeds: tuple[int, ...] = (0, 1)
+    eval_batch_size: int = 32
+    max_new_tokens: int = 160
+    num_threads: int | None = 1
+
+
+def build_arm_model(backbone: str | Path, arm: Arm, seed: int, max_new_tokens: int) -> PlumeSentenceTransformer:
+    """A fresh PLUME model of the arm on the backbone folder (its rollout settings applied)."""
+    model = build_plume_model(str(backbone), latent_steps=arm.latent_steps, reasoning=arm.reasoning, seed=seed,
+                              max_new_tokens=max_new_tokens, model_kwargs={"dtype": torch.float32})  # fmt: skip
+    if not arm.rollout:
+        return model
+    torch.manual_seed(seed)
+    rollout = LatentRollout(**{**model[1].get_config_dict(), **arm.rollout})
+    return PlumeSentenceTransformer(modules=[model[0], rollout, model[2]], device=str(model.device))
+
+
+def train_config(arm: Arm, seed: int, task: TaskFiles, output_dir: Path, settings: ExperimentSettings) -> dict:
+    """The ``train_from_config`` configuration of one arm and seed."""
+    return {
+        "data": {"train_files": [str(task.split("train"))], "media_root": str(task.root), "by_dataset": False},
+        "curriculum": {**arm.curriculum, "reset_optimizer": settings.reset_optimizer},
+        "loss": dict(arm.loss),
+        "finetune": {"mode": "full", "freeze_vision": settings.freeze_vision},
+        "training": {
+            "output_dir": str(output_dir),
+            "max_steps": settings.max_steps,
+            "per_device_train_batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            "warmup_steps": settings.warmup_steps,
+            "lr_scheduler_type": "constant_with_warmup",
+            "batch_sampler": "no_duplicates",
+            "logging_steps": max(1, settings.max_steps // 30),
+            "save_strategy": "no",
+            "seed": seed,
+            "log_level": "error",
+        },
+    }
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save without the model card's warning about examples it cannot render (dict inputs with images)."""
+    card_logger = logging.getLogger("sentence_transformers.base.model_card")
+    level = card_logger.level
+    card_logger.setLevel(logging.ERROR)
+    try:
+        model.save(str(path))
+    finally:
+        card_logger.setLevel(level)
+
+
+def run_arm(
+    arm: Arm, seed: int, task: TaskFiles, backbone: Path, out_dir: Path, settings: ExperimentSettings
+) -> dict[str, Any]:
+    """Train, save and score one arm for one seed.
+
+    Returns:
+        ``{"arm", "seed", "train_seconds", "stage_losses", "splits": {split: metrics}, "model_dir"}``.
+    """
+    model = build_arm_model(backbone, arm, seed, settings.max_new_tokens)
+    start = time.perf_counter()
+    trainer_dir = out_dir / "trainer" / arm.name / f"seed{seed}"
+    result = train_from_config(train_config(arm, seed, task, trainer_dir, settings), model=model, save_final=False)
+    train_seconds = time.perf_counter() - start
+    model_dir = out_dir / "models" / arm.name / f"seed{seed}"
+    save_model(result.model, model_dir)
+    candidates = json.loads(task.candidates.read_text(encoding="utf8"))
+    splits = {
+        name: evaluate_split(result.model, load_split(task.split(name)), candidates, settings.eval_batch_size,
+                             reasoning=arm.reasoning)  # fmt: skip
+        for name in EVAL_SPLITS
+    }
+    return {
+        "arm": arm.name,
+        "seed": seed,
+        "train_seconds": train_seconds,
+        "stage_losses": stage_losses(result.trainer.state.log_history),
+        "splits": splits,
+        "model_dir": str(model_dir),
+    }
+
+
+def run_experiment(
+    out_dir: str | Path,
+    arms: list[Arm],
+    settings: ExperimentSettings,
+    print_fn: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Write the task, run every arm for every seed, and write ``results.json`` after each run.
+
+    Returns:
+        ``{"settings", "task", "runs": [run_arm results], "seconds"}``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    if settings.num_threads:
+        torch.set_num_threads(settings.num_threads)
+    try:
+        task = write_reasoning_task(out_dir / "task", settings.sizes, settings.one_step_share, settings.task_seed)
+        results: dict[str, Any] = {"settings": asdict(settings), "task": str(task.root), "runs": []}
+        jobs = [(seed, arm) for seed in settings.seeds for arm in arms]
+        for seed, arm in tqdm(jobs, desc="arms x seeds", unit="run"):
+            backbone = out_dir / "backbones" / f"seed{seed}"
+            if not (backbone / "config.json").exists():
+                build_tiny_backbone(backbone, seed=seed)
+            run = run_arm(arm, seed, task, backbone, out_dir, settings)
+            results["runs"].append(run)
+            results["seconds"] = time.perf_counter() - start
+            (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
+            test, control = run["splits"]["test"], run["splits"]["control"]
+            print_fn(f"{arm.name} seed {seed}: test hit@1 {test['hit_at_1']:.3f}, control {control['hit_at_1']:.3f}, "
+                     f"{test['positions_per_query']:.1f} positions/query, {run['train_seconds']:.0f} s training")  # fmt: skip
+        return results
+    finally:
+        torch.set_num_threads(threads)
