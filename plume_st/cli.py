@@ -60,6 +60,25 @@ def demo(
     run_demo(out, family=family, max_steps=max_steps)
 
 
+@app.command("inspect")
+def inspect_trajectory(
+    model: str = typer.Argument(..., help="A saved PLUME model folder or Hub id."),
+    inputs: list[str] = typer.Argument(
+        ..., help='Texts, image / video paths or URLs, or JSON objects such as \'{"image": "a.png", "text": "..."}\'.'
+    ),
+    out: Path = typer.Option(..., help="Folder for trajectory.png and trajectory.json."),
+    latent_steps: int | None = typer.Option(None, help="Latent steps K (default: the model's)."),
+) -> None:
+    """Per input and latent step: router probabilities, chosen experts, |z~(k)|, cosine to the K-step embedding."""
+    from plume_st.inspect import inspect_model
+
+    try:
+        inspect_model(model, inputs, out, latent_steps=latent_steps)
+    except (ValueError, TypeError, OSError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
 @app.command("convert")
 def convert(
     source: str = typer.Argument(..., help="The authors' checkpoint: a Hub id or a local folder in their layout."),
