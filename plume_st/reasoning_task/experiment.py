@@ -44,6 +44,7 @@ class ExperimentSettings:
         batch_size: Pairs per batch (at most 18: a batch never holds one answer twice).
         learning_rate: AdamW learning rate (constant after ``warmup_steps``).
         warmup_steps: Linear warm-up steps.
+        temperature: tau of both InfoNCE terms (the paper's 0.02 by default).
         reset_optimizer: Clear Adam's moments at each curriculum stage switch (the paper's recipe).
         freeze_vision: Freeze the vision tower except its merger.
         sizes: Records per split (see :func:`~plume_st.reasoning_task.task_files.write_reasoning_task`).
@@ -59,6 +60,7 @@ class ExperimentSettings:
     batch_size: int = 16
     learning_rate: float = 1e-3
     warmup_steps: int = 10
+    temperature: float = 0.02
     reset_optimizer: bool = False
     freeze_vision: bool = False
     sizes: dict[str, int] = field(default_factory=lambda: {"train": 4000, "validation": 150, "test": 300,
@@ -87,7 +89,7 @@ def train_config(arm: Arm, seed: int, task: TaskFiles, output_dir: Path, setting
     return {
         "data": {"train_files": [str(task.split("train"))], "media_root": str(task.root), "by_dataset": False},
         "curriculum": {**arm.curriculum, "reset_optimizer": settings.reset_optimizer},
-        "loss": dict(arm.loss),
+        "loss": {**arm.loss, "temperature": settings.temperature},
         "finetune": {"mode": "full", "freeze_vision": settings.freeze_vision},
         "training": {
             "output_dir": str(output_dir),
@@ -133,8 +135,9 @@ def run_arm(
     save_model(result.model, model_dir)
     candidates = json.loads(task.candidates.read_text(encoding="utf8"))
     splits = {
-        name: evaluate_split(result.model, load_split(task.split(name)), candidates, settings.eval_batch_size,
-                             reasoning=arm.reasoning)  # fmt: skip
+        name: evaluate_split(
+            result.model, load_split(task.split(name)), candidates, settings.eval_batch_size, reasoning=arm.reasoning
+        )  # fmt: skip
         for name in EVAL_SPLITS
     }
     return {
@@ -177,8 +180,9 @@ def run_experiment(
             results["seconds"] = time.perf_counter() - start
             (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
             test, control = run["splits"]["test"], run["splits"]["control"]
-            print_fn(f"{arm.name} seed {seed}: test hit@1 {test['hit_at_1']:.3f}, control {control['hit_at_1']:.3f}, "
-                     f"{test['positions_per_query']:.1f} positions/query, {run['train_seconds']:.0f} s training")  # fmt: skip
+            print_fn(f"{arm.name} seed {seed}: test hit@1 {test['hit_at_1']:.3f}, control "
+                     f"{control['hit_at_1']:.3f}, {test['positions_per_query']:.1f} positions/query, "
+                     f"{run['train_seconds']:.0f} s training")  # fmt: skip
         return results
     finally:
         torch.set_num_threads(threads)
