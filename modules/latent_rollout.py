@@ -3,15 +3,19 @@
 Reads the prefix cache, the anchor ``c(x)`` and ``z(0)`` from :class:`~plume_input.PlumeInput` and, for the whole
 batch at once::
 
-    for k in 1..K:  z~ = A(z(k-1), c(x), k);  z(k) = backbone(inputs_embeds=z~, cache)   # one position per step
-    h = backbone(embed("<eot></think>\\n<gen_emb>"), cache)[:, -1]                        # state at <gen_emb>
+    for k in 1..K:  z~(k) = A(z(k-1), c(x), k);  z(k) = backbone(inputs_embeds=z~(k), cache)   # one position per step
+    h = backbone(embed("<eot></think>\\n<gen_emb>"), cache)[:, -1]                              # state at <gen_emb>
 
-Every step continues the M-RoPE positions at ``max(prefix position) + 1 + offset`` on all three axes, per row
-(``position_scheme="official"`` uses the row's cache length instead, as the authors' code does). Gradients flow
-through all K steps. ``reasoning="explicit"`` instead generates the rationale greedily after ``<eot>`` and reads
-the state of the *generated* ``<gen_emb>``; ``reasoning="none"`` leaves the anchor as the embedding.
-``continuation_max_tokens > 0`` (the authors' procedure, set by ``plume_st.convert_official``) keeps decoding
-greedily after the forced ``<gen_emb>`` and pools the last ``<gen_emb>`` (:mod:`greedy_continuation`).
+The state z(K) of the last step is never used (the suffix is fixed tokens), so z~(K) and the suffix go through the
+backbone together: a latent encode makes 1 + K backbone passes (the prefix, K - 1 single-position steps, one pass
+over [z~(K), suffix]), the same mathematics as K + 1 separate passes. Every step continues the M-RoPE positions at
+``max(prefix position) + 1 + offset`` on all three axes, per row (``position_scheme="official"`` uses the row's cache
+length instead, as the authors' code does). Gradients flow through all K steps. ``reasoning="explicit"`` instead
+generates the rationale greedily after ``<eot>`` and reads the state of the *generated* ``<gen_emb>``;
+``reasoning="none"`` leaves the anchor as the embedding. ``continuation_max_tokens > 0`` (the authors' procedure, set
+by ``plume_st.convert_official``) keeps decoding greedily after the forced ``<gen_emb>`` and pools the last
+``<gen_emb>`` (:mod:`greedy_continuation`). ``transition="identity"`` (no adapter: z~(k) = z(k-1)) and
+``anchor_guidance=False`` (the router sees z instead of z + c) are the paper's ablations.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from .transition_adapter import AnchorGuidedTransition
 
 REASONING_MODES = ("latent", "none", "explicit")
 POSITION_SCHEMES = ("default", "official")
+TRANSITIONS = ("adapter", "identity")
 
 
 @dataclass
@@ -64,6 +69,10 @@ class LatentRollout(Module):
         max_new_tokens: Longest rationale generated in ``"explicit"`` mode before ``<gen_emb>`` is forced.
         continuation_max_tokens: Most tokens decoded greedily after the forced ``<gen_emb>`` in ``"latent"`` mode,
             pooling the last ``<gen_emb>`` (0: none, the state of the forced one; 4096 in the authors' profile).
+        transition: ``"adapter"`` (the anchor-guided mixture of experts) or ``"identity"`` (the ablation without a
+            latent transition: the last state is fed back as it is, and there is no adapter).
+        anchor_guidance: Whether the router sees ``z + c(x)`` (the paper) or only ``z`` (the ablation without the
+            anchor).
     """
 
     config_keys: list[str] = [
@@ -78,6 +87,8 @@ class LatentRollout(Module):
         "position_scheme",
         "max_new_tokens",
         "continuation_max_tokens",
+        "transition",
+        "anchor_guidance",
     ]
     forward_kwargs = {"reasoning", "latent_steps"}
 
@@ -94,6 +105,8 @@ class LatentRollout(Module):
         position_scheme: str = "default",
         max_new_tokens: int = 512,
         continuation_max_tokens: int = 0,
+        transition: str = "adapter",
+        anchor_guidance: bool = True,
     ) -> None:
         super().__init__()
         self._check(reasoning, latent_steps)
@@ -103,6 +116,8 @@ class LatentRollout(Module):
             raise ValueError(
                 f"continuation_max_tokens must be a non-negative integer, got {continuation_max_tokens!r}"
             )
+        if transition not in TRANSITIONS:
+            raise ValueError(f"transition must be one of {TRANSITIONS}, got {transition!r}")
         self.hidden_size = hidden_size
         self.latent_steps = latent_steps
         self.reasoning = reasoning
@@ -114,9 +129,13 @@ class LatentRollout(Module):
         self.position_scheme = position_scheme
         self.max_new_tokens = max_new_tokens
         self.continuation_max_tokens = continuation_max_tokens
-        self.adapter = AnchorGuidedTransition(
-            hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
-        )
+        self.transition = transition
+        self.anchor_guidance = anchor_guidance
+        self.adapter = None
+        if transition == "adapter":
+            self.adapter = AnchorGuidedTransition(
+                hidden_size, num_experts, top_k, shared_expert, num_step_embeddings, expert_dropout
+            )
         self.__dict__["input_module"] = None  # module 0, set by on_model_ready; not a registered submodule
 
     @staticmethod
@@ -154,24 +173,57 @@ class LatentRollout(Module):
         state.offset += length
         return outputs.last_hidden_state
 
+    def transition_step(self, z: torch.Tensor, anchor: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next backbone input z~ (B, D) and the router probabilities (B, M; M = 0 without an adapter)."""
+        if self.adapter is None:
+            return z, z.new_zeros(z.shape[0], 0)
+        return self.adapter(z, anchor if self.anchor_guidance else torch.zeros_like(anchor), step)
+
     def rollout(
         self, state: RolloutState, z: torch.Tensor, anchor: torch.Tensor, num_steps: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run ``num_steps`` latent steps for the whole batch.
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute ``num_steps`` latent inputs for the whole batch, feeding all but the last to the backbone.
+
+        z~(K) is left for :meth:`close`, which feeds it together with the suffix that follows.
 
         Returns:
-            The last latent state z(K) (B, D), the fed inputs z~ (B, K, D) and the router probabilities (B, K, M).
+            The latent inputs z~ (B, K, D) and the router probabilities (B, K, M).
         """
         fed, probs = [], []
         for step in range(num_steps):
-            z_tilde, step_probs = self.adapter(z, anchor, step)
-            z = self.extend(state, z_tilde.unsqueeze(1))[:, -1]
+            if fed:
+                z = self.extend(state, fed[-1].unsqueeze(1))[:, -1]
+            z_tilde, step_probs = self.transition_step(z, anchor, step)
             fed.append(z_tilde)
             probs.append(step_probs)
         if not fed:
-            empty = z.new_zeros(z.shape[0], 0, z.shape[-1])
-            return z, empty, z.new_zeros(z.shape[0], 0, self.num_experts)
-        return z, torch.stack(fed, dim=1), torch.stack(probs, dim=1)
+            num_experts = 0 if self.adapter is None else self.num_experts
+            return z.new_zeros(z.shape[0], 0, z.shape[-1]), z.new_zeros(z.shape[0], 0, num_experts)
+        return torch.stack(fed, dim=1), torch.stack(probs, dim=1)
+
+    def close(
+        self,
+        state: RolloutState,
+        latent_inputs: torch.Tensor,
+        suffix_embeds: torch.Tensor,
+        suffix_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Feed the last latent input z~(K) (none when K = 0) and the suffix in one backbone pass.
+
+        Args:
+            state: The rollout state after :meth:`rollout`.
+            latent_inputs: Its latent inputs (B, K, D).
+            suffix_embeds: Embeddings of the suffix (B, T, D).
+            suffix_mask: Which suffix positions are real tokens (B, T); all when ``None``.
+
+        Returns:
+            The last-layer states of the suffix positions (B, T, D).
+        """
+        pending = latent_inputs[:, -1:]
+        if suffix_mask is not None:
+            suffix_mask = torch.cat([suffix_mask.new_ones(pending.shape[:2]), suffix_mask], dim=1)
+        hidden = self.extend(state, torch.cat([pending, suffix_embeds], dim=1), suffix_mask)
+        return hidden[:, pending.shape[1] :]
 
     def embed_tokens(self, token_ids: torch.Tensor) -> torch.Tensor:
         return self.input_module.causal_lm.get_input_embeddings()(token_ids)
@@ -197,9 +249,9 @@ class LatentRollout(Module):
         if reasoning == "explicit":
             features["gen_state"] = generate_rationale(self, state, batch_size, device)
         else:
-            _, fed, probs = self.rollout(state, z, anchor, latent_steps)
+            fed, probs = self.rollout(state, z, anchor, latent_steps)
             suffix = self.embed_tokens(self.suffix_ids(batch_size, device))
-            gen_state = self.extend(state, suffix)[:, -1]
+            gen_state = self.close(state, fed, suffix)[:, -1]
             if self.continuation_max_tokens:
                 gen_state = continue_to_last_gen_emb(self, state, gen_state, self.continuation_max_tokens)
             features["gen_state"] = gen_state

@@ -67,6 +67,8 @@ def build_plume_model(
     video_max_pixels: int | None = None,
     max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
     max_new_tokens: int = 512,
+    transition: str = "adapter",
+    anchor_guidance: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     seed: int = 0,
     device: str | None = None,
@@ -90,6 +92,8 @@ def build_plume_model(
         video_max_pixels: Maximum pixels per video frame (``None``: the processor's default).
         max_seq_length: Longest prompt in tokens; longer user texts are cut (``None``: the tokenizer's bound).
         max_new_tokens: Longest rationale in ``"explicit"`` mode.
+        transition: ``"adapter"``, or ``"identity"`` for the ablation without a latent transition.
+        anchor_guidance: Whether the router sees the anchor (``False``: the ablation without it).
         model_kwargs: Passed to ``from_pretrained`` of the backbone (``dtype``, ``attn_implementation``, ...).
         seed: Seed of the adapter's initialisation.
         device: Device of the returned model (``None``: sentence-transformers' default).
@@ -119,6 +123,8 @@ def build_plume_model(
         expert_dropout=expert_dropout,
         position_scheme=position_scheme,
         max_new_tokens=max_new_tokens,
+        transition=transition,
+        anchor_guidance=anchor_guidance,
     )
     dtype = next(input_module.parameters()).dtype
     rollout.to(dtype)

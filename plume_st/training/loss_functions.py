@@ -88,9 +88,11 @@ def router_balance(router_probs: torch.Tensor) -> torch.Tensor:
     """``mean_m (pi_bar_m - 1/M)^2``, ``pi_bar`` over every row and step of the global batch.
 
     Args:
-        router_probs: (..., M) router probabilities (an empty leading size gives 0).
+        router_probs: (..., M) router probabilities (an empty leading size, or M = 0 without an adapter, gives 0).
     """
     num_experts = router_probs.shape[-1]
+    if num_experts == 0:
+        return router_probs.float().sum() * 0.0
     flat = router_probs.reshape(-1, num_experts).float()
     total, count = flat.sum(dim=0), torch.tensor(float(flat.shape[0]), device=flat.device)
     if world_size() > 1:

@@ -3,8 +3,10 @@
 For a batch of one side (the features of one collated column) and the current :class:`StageSpec`::
 
     prefix pass (PlumeInput.forward, through the model so DDP sees it)  -> cache, anchor c(x), z(0) = h(<bot>)
-    K latent steps for all rows at once (LatentRollout.rollout)        -> z(K), router probabilities (B, K, M)
-    one pass over the stage's suffix, right-padded, with the cache     -> states (B, T, D)
+    K latent steps for all rows at once (LatentRollout.rollout)        -> z~(1..K), router probabilities (B, K, M)
+    one pass over [z~(K), the stage's suffix], right-padded (close)     -> suffix states (B, T, D)
+
+(1 + K backbone passes: z~(K) joins the suffix pass, since the state z(K) after it is never used.)
 
 Positions continue per row after the prefix (``RolloutState``), gradients flow through every latent step, and
 the returned :class:`TrainingOutputs` carries what the loss needs: the state at each row's ``<gen_emb>``, the
@@ -99,8 +101,8 @@ def training_forward(model: Any, features: dict[str, Any], spec: StageSpec, piec
     )
     prefix = prefix_pass(model, {key: value for key, value in features.items() if key not in _PREFIX_KEYS})
     state = rollout.start(prefix)
-    _, fed, probs = rollout.rollout(state, prefix["bot_state"], prefix["anchor_embedding"], spec.num_latent)
-    hidden = rollout.extend(state, rollout.embed_tokens(suffix.input_ids), suffix.attention_mask)
+    fed, probs = rollout.rollout(state, prefix["bot_state"], prefix["anchor_embedding"], spec.num_latent)
+    hidden = rollout.close(state, fed, rollout.embed_tokens(suffix.input_ids), suffix.attention_mask)
     rows = torch.arange(hidden.shape[0], device=hidden.device)
     gen = hidden[rows, suffix.lengths - 1]
     supervised = suffix.labels != IGNORE_INDEX

@@ -42,13 +42,13 @@ def backbone_passes(model, **kwargs) -> tuple[int, torch.Tensor]:
 
 def test_stopping_at_once_costs_no_backbone_pass(checkpoints):
     _, model = checkpoints["tied"]
-    assert backbone_passes(model)[0] == 1 + 8 + 1  # prefix, K = 8 latent steps, suffix; no decoded token
-    assert backbone_passes(model, latent_steps=3)[0] == 1 + 3 + 1
+    assert backbone_passes(model)[0] == 1 + 8  # prefix, 7 latent steps, [z~(8), suffix]; no decoded token
+    assert backbone_passes(model, latent_steps=3)[0] == 1 + 3
 
 
 def test_second_gen_emb_costs_two_passes_for_the_batch(checkpoints):
     _, model = checkpoints["second_gen_emb"]
-    assert backbone_passes(model)[0] == 1 + 8 + 1 + 2  # " dog", then <gen_emb>: two decoding steps, all rows at once
+    assert backbone_passes(model)[0] == 1 + 8 + 2  # " dog", then <gen_emb>: two decoding steps, all rows at once
 
 
 @pytest.mark.parametrize("max_tokens", [1, 2])
@@ -60,7 +60,7 @@ def test_continuation_bound(checkpoints, max_tokens):
         passes, embeddings = backbone_passes(model)
     finally:
         model[1].continuation_max_tokens = 4096
-    assert passes == 1 + 8 + 1 + max_tokens
+    assert passes == 1 + 8 + max_tokens
     for row, text in enumerate(ITEMS):
         expected, decoded = reference(text)
         assert len(decoded) == max_tokens
