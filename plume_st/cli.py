@@ -74,7 +74,7 @@ def inspect_trajectory(
 
     try:
         inspect_model(model, inputs, out, latent_steps=latent_steps)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from error
 

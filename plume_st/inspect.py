@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from plume_st.modules.media import IMAGE_EXTENSIONS, URL_PREFIXES, VIDEO_EXTENSIONS, describe
 
-TABLE_HEADERS = ("input", "step", "experts", "router probabilities", "|z~(k)|", "cos(e_k, e_K)")
+TABLE_HEADERS = ("input", "step", "experts", "router probs", "|z~(k)|", "cos to e_K")
 
 
 @dataclass
@@ -216,11 +216,25 @@ def print_table(result: Trajectory) -> None:
         print(format_table(result))
         return
     table = Table(title=f"latent trajectory, K = {result.latent_steps}", caption=table_caption(result))
-    for header in TABLE_HEADERS:
-        table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=28 if header == "input" else None)
+    table.add_column(TABLE_HEADERS[0], overflow="fold", max_width=30)
+    for header in TABLE_HEADERS[1:]:
+        table.add_column(header, no_wrap=True)
     for index, row in enumerate(table_rows(result), start=1):
         table.add_row(*row, end_section=index % result.latent_steps == 0)
     Console().print(table)
+
+
+def matplotlib_figure_class() -> type:
+    """matplotlib's ``Figure`` (drawn without pyplot, so without a GUI backend).
+
+    Raises:
+        ImportError: If matplotlib is not installed, saying how to install it.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("plotting a trajectory needs matplotlib: pip install matplotlib") from error
+    return Figure
 
 
 def plot_trajectory(result: Trajectory, path: str | os.PathLike) -> Path:
@@ -232,16 +246,16 @@ def plot_trajectory(result: Trajectory, path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    from matplotlib.figure import Figure
-
     num_inputs, num_steps, num_experts = result.router_probs.shape
     steps = range(1, num_steps + 1)
-    figure = Figure(figsize=(16, max(4.5, 0.22 * num_inputs * num_experts + 1.5)), layout="constrained")
+    height = max(4.5, 0.22 * num_inputs * num_experts + 1.5)  # room for one heat-map row per input and expert
+    figure = matplotlib_figure_class()(figsize=(16, height), layout="constrained")
     router_axes, norm_axes, cosine_axes = figure.subplots(1, 3, width_ratios=[1.4, 1, 1])
     _plot_router(router_axes, result)
+    norms, cosines = result.latent_norms.numpy(), result.cosine_to_final.numpy()
     for row, label in enumerate(result.labels):
-        norm_axes.plot(steps, result.latent_norms[row], marker="o", label=label)
-        cosine_axes.plot(range(num_steps + 1), result.cosine_to_final[row], marker="o", label=label)
+        norm_axes.plot(steps, norms[row], marker="o", label=label)
+        cosine_axes.plot(range(num_steps + 1), cosines[row], marker="o", label=label)
     norm_axes.set(title="norm of the latent input |z~(k)|", xlabel="latent step k", ylabel="L2 norm")
     cosine_axes.set(title="cosine to the K-step embedding", xlabel="latent steps k", ylabel="cos(e_k, e_K)")
     for axes in (norm_axes, cosine_axes):
@@ -257,7 +271,7 @@ def _plot_router(axes: Any, result: Trajectory) -> None:
         axes.text(0.5, 0.5, "no transition adapter\n(transition='identity')", ha="center", va="center")
         axes.set_axis_off()
         return
-    heat = result.router_probs.permute(0, 2, 1).reshape(num_inputs * num_experts, num_steps)
+    heat = result.router_probs.permute(0, 2, 1).reshape(num_inputs * num_experts, num_steps).numpy()
     image = axes.imshow(
         heat,
         aspect="auto",
@@ -270,8 +284,8 @@ def _plot_router(axes: Any, result: Trajectory) -> None:
     rows = torch.arange(num_inputs)[:, None, None].expand_as(chosen)
     steps = torch.arange(1, num_steps + 1)[None, :, None].expand_as(chosen)
     axes.scatter(
-        steps.flatten(),
-        (rows * num_experts + chosen).flatten(),
+        steps.flatten().numpy(),
+        (rows * num_experts + chosen).flatten().numpy(),
         s=40,
         facecolors="none",
         edgecolors="white",
@@ -340,10 +354,14 @@ def inspect_model(
     Returns:
         The trajectory.
     """
+    matplotlib_figure_class()  # before the model runs: refuse early when the plot cannot be drawn
     inputs = [parse_input_argument(argument) for argument in arguments]
     if latent_steps is not None:
         _check_latent_steps(latent_steps)
-    model = SentenceTransformer(model_name_or_path, trust_remote_code=True)
+    try:
+        model = SentenceTransformer(model_name_or_path, trust_remote_code=True)
+    except OSError as error:
+        raise ValueError(f"cannot load the model {model_name_or_path!r}: {error}") from error
     result = trajectory(model, inputs, latent_steps=latent_steps, labels=[input_label(a) for a in arguments])
     print_table(result)
     for path in save_trajectory(result, out_dir):
