@@ -1,29 +1,61 @@
-"""Throughput of the three reasoning modes, measured side by side in one run.
+"""The three reasoning modes and the training step, measured side by side in one run, with the passes counted.
 
-Builds a random Qwen2-VL backbone of a chosen size (no download: the tiny tokenizer and processors, random
-weights), wraps it as a PLUME model and encodes the same generated images with ``reasoning="latent"`` (K latent
-steps), ``"none"`` (single pass) and optionally ``"explicit"`` (greedy rationale of ``--explicit-tokens`` tokens).
-Prints items/s per mode and the latent/none and explicit/latent ratios (the paper: 1.9x overhead over a single
-pass, 30x faster than explicit CoT with ~400 generated tokens).
+Builds a random Qwen2-VL backbone of a chosen size (no download: the tiny tokenizer and processors, random weights),
+wraps it as a PLUME model and, on the same generated images, times ``model.encode`` with ``reasoning="none"``
+(single pass), ``"latent"`` (K latent steps) and ``"explicit"`` (a rationale of exactly N tokens, forced on the
+random model by :func:`encode_probes.forced_rationale_length`), each at batch 1 (a batch-1 loop) and at batch B,
+then one training step batched against a per-sample loop (``training_step.py``). Every encode counts its backbone
+passes (:class:`encode_probes.BackbonePasses`) and checks them: 1 for ``none``, 1 + K for ``latent``, 1 + 1 + N + 1
+for ``explicit`` (prefix, ``<eot>``, N tokens, ``<gen_emb>``). Prints the tables and the ratios:
 
-    python benchmarks/encode_modes.py --size tiny --images 32 --batch-size 8           # CPU sanity run
-    python benchmarks/encode_modes.py --size 2b --dtype bfloat16 --device cuda \\
-        --images 64 --image-size 448 --batch-size 16                                    # the GPU check
+* P1: explicit / latent time per item, at batch 1 and at batch B (the paper, H20, batch 1: 30.3x);
+* P2: latent / none time per item, at batch 1 and at batch B (the paper: 1.9x);
+* P3: latent as a batch-1 loop / latent at batch B (what batching the rollout buys);
+* P4: training step, per-sample loop / batched (peak GPU memory of each on CUDA).
+
+    python benchmarks/encode_modes.py --size small                                   # CPU, under 3 minutes
+    python benchmarks/encode_modes.py --size mid --readme README.md --out mid.json   # the CPU targets
+    bash benchmarks/gpu_check.sh                                                     # 2B, bf16, SDPA, CUDA
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import torch
+from encode_probes import BackbonePasses, explicit_passes, forced_rationale_length
+from measurement import describe_machine, machine, timed
 from PIL import Image, ImageDraw
 from random_backbone import SIZES, make_backbone
+from speed_report import EncodeRun, Ratio, SpeedReport
+from tqdm import tqdm
+from training_step import TrainingStep, synthetic_rows
+
+TARGETS: dict[tuple[str, str], dict[str, tuple[str, float]]] = {
+    ("mid", "cpu"): {
+        "P1, batch 1": (">=", 24),
+        "P2, batch B": ("<=", 1.2),
+        "P2, batch 1": ("<=", 2.1),
+        "P4": (">=", 3),
+    },
+    ("2b", "cuda"): {
+        "P1, batch 1": (">=", 30),
+        "P2, batch 1": ("<=", 1.6),
+        "P3": (">=", 4),
+        "throughput": (">=", 10),
+    },
+}
+"""The issue's targets per (size, device type); a ratio without one is reported without a verdict."""
+PAPER_LATENT_ITEMS_PER_SECOND = 3.3
+"""The paper's latent throughput (one H20, the 2B model, batch 1)."""
 
 
 def images(count: int, side: int) -> list[Image.Image]:
+    """``count`` distinct generated ``side`` x ``side`` images."""
     out = []
     for i in range(count):
         image = Image.new("RGB", (side, side), (i * 37 % 255, 80, 160))
@@ -32,58 +64,154 @@ def images(count: int, side: int) -> list[Image.Image]:
     return out
 
 
-def main() -> None:
+def expected_passes(mode: str, latent_steps: int, explicit_tokens: int) -> int:
+    """Backbone passes of one batch: the prefix, then the mode's own passes."""
+    if mode == "none":
+        return 1
+    if mode == "latent":
+        return 1 + max(latent_steps, 1)
+    return explicit_passes(explicit_tokens)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
-    parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=112)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--images", type=int, default=16, help="items encoded per run (P2, P3, P1 at batch B)")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=16, help="the batch size B")
     parser.add_argument("--latent-steps", type=int, default=8)
-    parser.add_argument("--explicit-tokens", type=int, default=0, help="0 skips the explicit mode")
+    parser.add_argument("--explicit-tokens", type=int, default=403, help="rationale length N (UME-R1: ~403)")
+    parser.add_argument("--explicit-items", type=int, default=2, help="items of the batch-1 explicit run")
+    parser.add_argument("--repeats", type=int, default=2, help="each run is timed this often; the best counts")
+    parser.add_argument("--train-batch-size", type=int, default=None, help="default: the batch size B")
+    parser.add_argument("--train-steps", type=int, default=1, help="timed steps after a warm-up (0: no P4)")
+    parser.add_argument("--train-stage", type=int, default=2, help="curriculum stage (2: ratio 0.5, K = 4)")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--attn", default="sdpa", help="attn_implementation of the backbone")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: on a loaded machine, OpenMP threads that wait for each other at every "
+        "small op of a decode step make it several times slower and the ratios depend on the others' load; "
+        "0 keeps torch's default)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--readme", type=Path, default=None, help="regenerate this README's speed block")
     args = parser.parse_args()
+    for name in ("images", "batch_size", "explicit_tokens", "explicit_items", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.explicit_items > args.images:
+        parser.error(f"--explicit-items ({args.explicit_items}) cannot exceed --images ({args.images})")
+    args.train_batch_size = args.train_batch_size or args.batch_size
+    return args
 
+
+def encode_once(model: Any, inputs: list[Image.Image], mode: str, batch: int, device: torch.device) -> EncodeRun:
+    """One timed ``model.encode`` of ``inputs`` with its backbone passes counted per batch."""
+    with BackbonePasses(model) as passes:
+        seconds, memory = timed(lambda: model.encode(inputs, batch_size=batch, reasoning=mode), device)
+    return EncodeRun(mode, batch, len(inputs), seconds, passes.count / math.ceil(len(inputs) / batch), memory)
+
+
+def measure_encodes(model: Any, args: argparse.Namespace, device: torch.device) -> list[EncodeRun]:
+    """Time every (mode, batch size) run ``args.repeats`` times, interleaved, keeping the best; check the passes."""
+    inputs = images(args.images, args.image_size)
+    plan = [
+        (mode, batch, args.explicit_items if (mode, batch) == ("explicit", 1) else args.images)
+        for batch in (1, args.batch_size)
+        for mode in ("none", "latent", "explicit")
+    ]
+    model.encode(inputs[: args.batch_size], batch_size=args.batch_size)  # warm-up
+    model.encode(inputs[:1], batch_size=1)
+    best: dict[tuple[str, int], EncodeRun] = {}
+    with forced_rationale_length(model, args.explicit_tokens), tqdm(total=args.repeats * len(plan)) as bar:
+        for _ in range(args.repeats):
+            for mode, batch, items in plan:
+                bar.set_description(f"{mode} at batch {batch}")
+                run = encode_once(model, inputs[:items], mode, batch, device)
+                expected = expected_passes(mode, args.latent_steps, args.explicit_tokens)
+                if run.passes_per_batch != expected:
+                    raise RuntimeError(
+                        f"{mode} at batch {batch}: counted {run.passes_per_batch:g} backbone passes per batch, "
+                        f"expected {expected}"
+                    )
+                if (mode, batch) not in best or run.seconds < best[mode, batch].seconds:
+                    best[mode, batch] = run
+                bar.update()
+    return list(best.values())
+
+
+def ratios(runs: list[EncodeRun], training: dict[str, dict[str, float]], args: argparse.Namespace) -> list[Ratio]:
+    """P1-P4 (and on CUDA the latent throughput against the paper's), with the targets of this configuration."""
+    t = {(run.mode, run.batch_size): run.per_item for run in runs}
+    b, n, k = args.batch_size, args.explicit_tokens, args.latent_steps
+    found = [
+        ("P1, batch 1", f"explicit (N = {n}) / latent (K = {k}), s per item", t["explicit", 1] / t["latent", 1]),
+        (f"P1, batch {b}", "the same at batch B", t["explicit", b] / t["latent", b]),
+        ("P2, batch 1", "latent / none, s per item", t["latent", 1] / t["none", 1]),
+        (f"P2, batch {b}", "the same at batch B", t["latent", b] / t["none", b]),
+        ("P3", f"latent: batch-1 loop / batch {b}, s per item", t["latent", 1] / t["latent", b]),
+    ]
+    if training:
+        step = {kind: result["seconds"] for kind, result in training.items()}
+        found.append(("P4", "training step: per-sample loop / batched", step["per-sample loop"] / step["batched"]))
+    device_type = torch.device(args.device).type
+    if device_type == "cuda":
+        paper = PAPER_LATENT_ITEMS_PER_SECOND
+        found.append(("throughput", f"latent items/s at batch {b} / the paper's {paper}", 1 / t["latent", b] / paper))
+    targets = TARGETS.get((args.size, device_type), {})
+    return [
+        Ratio(name, measured_as, value, targets.get(name.replace(f"batch {b}", "batch B")))
+        for name, measured_as, value in found
+    ]
+
+
+def main() -> None:
+    args = parse_args()
     from plume_st.build import build_plume_model
 
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    training, training_config = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        backbone = make_backbone(Path(tmp) / "backbone", args.size)
+        backbone = make_backbone(Path(tmp) / "backbone", args.size, dtype)
         model = build_plume_model(
             str(backbone),
             latent_steps=args.latent_steps,
-            max_new_tokens=max(args.explicit_tokens, 1),
+            num_frames=4,
             max_pixels=args.image_size * args.image_size,
-            model_kwargs={"dtype": getattr(torch, args.dtype)},
+            model_kwargs={"dtype": dtype, "attn_implementation": args.attn},
             device=args.device,
         ).eval()
-    inputs = images(args.images, args.image_size)
-    modes = ["none", "latent"] + (["explicit"] if args.explicit_tokens else [])
-    if "explicit" in modes:  # a random model never writes <gen_emb>: it is forced after exactly N tokens
-        model[0].causal_lm.lm_head.weight.data[model[0].token_id("<gen_emb>")] = -1e4
-    model.encode(inputs[: args.batch_size], batch_size=args.batch_size)  # warm-up
-    rates = {}
-    for mode in modes:
-        best = float("inf")
-        for _ in range(args.repeats):
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model.encode(inputs, batch_size=args.batch_size, reasoning=mode)
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
-        rates[mode] = args.images / best
-    print(
-        f"size={args.size} dtype={args.dtype} device={args.device} images={args.images}x{args.image_size}px "
-        f"batch={args.batch_size} K={args.latent_steps} explicit_tokens={args.explicit_tokens}"
+        runs = measure_encodes(model, args, device)
+        if args.train_steps:
+            rows = synthetic_rows(Path(tmp) / "data", args.train_batch_size)
+            step = TrainingStep(model, rows, args.train_stage, device)
+            training = step.measure(args.train_steps)
+            training_config = {
+                "stage": args.train_stage,
+                "num_latent": step.spec.num_latent,
+                "batch_size": args.train_batch_size,
+                "steps": args.train_steps,
+            }
+    report = SpeedReport(
+        config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        machine=machine(device),
+        runs=runs,
+        training=training,
+        training_config=training_config,
+        ratios=ratios(runs, training, args),
     )
-    print("| mode | items/s |\n|---|---|")
-    for mode, rate in rates.items():
-        print(f"| {mode} | {rate:.2f} |")
-    print(f"latent overhead over single pass: {rates['none'] / rates['latent']:.2f}x")
-    if "explicit" in rates:
-        print(f"latent speed-up over explicit: {rates['latent'] / rates['explicit']:.2f}x")
+    print(report.markdown())
+    if args.out:
+        report.write_json(args.out)
+    if args.readme:
+        report.write_readme(args.readme)
+        print(f"regenerated the {report.key} block of {args.readme} ({describe_machine(report.machine)})")
 
 
 if __name__ == "__main__":
