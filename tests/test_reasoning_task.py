@@ -31,24 +31,26 @@ DELTAS = {"right": (0, 1), "left": (0, -1), "up": (-1, 0), "down": (1, 0)}
 
 
 def _name_to_class(name: str) -> int:
-    colour, shape = name.split()
+    colour, shape = name.removeprefix("a ").split()
     return CLASSES.index((colour, shape))
 
 
-def _answer_from_text(scene: GridScene, text: str) -> tuple[int, list[tuple[int, int]]]:
-    """Solve a question from its words alone: the answer class and the visited (row, column) cells."""
-    where = re.fullmatch(r"Which shape is in the (\w+) row, (\w+) column\?", text)
-    if where:
-        row, column = ROW_WORDS.index(where.group(1)), COLUMN_WORDS.index(where.group(2))
-        return scene.layout[3 * row + column], [(row, column)]
-    start = re.match(r"Start at the (\w+ \w+)\. ", text)
-    row, column = divmod(scene.layout.index(_name_to_class(start.group(1))), 3)
+def _answer_from_text(text: str, pictured: int) -> tuple[int, list[tuple[int, int]]]:
+    """Solve a question from its words and the pictured class alone: the answer and the visited (row, column)."""
+    grid = dict(re.findall(r"(\w+ \w+): (a \w+ \w+)\.", text))
+    assert len(grid) == 9
+    where = {_name_to_class(name): label.split() for label, name in grid.items()}
+    if text.endswith("Which shape is in the picture?"):
+        return pictured, []
+    row_word, column_word = where[pictured]
+    row, column = ROW_WORDS.index(row_word), COLUMN_WORDS.index(column_word)
     path = [(row, column)]
-    for move in re.findall(r"go (right|left|up|down)", text[start.end() :], flags=re.IGNORECASE):
+    task = text[text.index("Start at the shape in the picture.") :]
+    for move in re.findall(r"go (right|left|up|down)", task, flags=re.IGNORECASE):
         d_row, d_column = DELTAS[move.lower()]
         row, column = row + d_row, column + d_column
         path.append((row, column))
-    return scene.layout[3 * row + column], path
+    return _name_to_class(grid[f"{ROW_WORDS[row]} {COLUMN_WORDS[column]}"]), path
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +62,18 @@ def _records(task, split):
     return [json.loads(line) for line in task.split(split).read_text().splitlines()]
 
 
-def test_scene_draws_each_class_in_its_cell():
+def test_scene_draws_the_object_of_a_cell_and_lists_the_grid():
     scene = GridScene.sample(random.Random(0))
-    image = scene.draw(random.Random(1))
-    assert image.size == (84, 84)
     for cell, class_index in enumerate(scene.layout):
-        row, column = divmod(cell, 3)
-        pixel = image.getpixel((column * 28 + 14, row * 28 + 16))  # inside every shape (the triangle's lower half)
-        expected = COLOURS[CLASSES[class_index][0]]
-        assert max(abs(a - b) for a, b in zip(pixel, expected)) <= 20
-    assert image.getpixel((0, 0)) == (255, 255, 255)
+        image = scene.draw(cell, random.Random(cell))
+        assert image.size == (56, 56)
+        colours = dict((colour, count) for count, colour in image.getcolors())
+        assert colours.pop((255, 255, 255)) > 0 and len(colours) == 1  # white and one shade of the class colour
+        (shade, count), expected = colours.popitem(), COLOURS[CLASSES[class_index][0]]
+        assert count > 100 and max(abs(a - b) for a, b in zip(shade, expected)) <= 20
+    text = scene.describe()
+    assert text.startswith(f"top left: a {' '.join(CLASSES[scene.layout[0]])}.")
+    assert text.endswith(f"bottom right: a {' '.join(CLASSES[scene.layout[8]])}.")
 
 
 def test_scene_rejects_repeated_or_unknown_classes():
@@ -85,7 +89,7 @@ def test_multi_step_questions_solve_from_their_words(num_steps):
     for _ in range(50):
         scene = GridScene.sample(rng)
         query = multi_step_query(scene, num_steps, rng)
-        answer, path = _answer_from_text(scene, query.text)
+        answer, path = _answer_from_text(query.text, scene.layout[query.start])
         assert query.answer == answer and query.steps == num_steps == len(path)
         assert all(0 <= row < 3 and 0 <= column < 3 for row, column in path)
         assert path[-1] != path[0]
@@ -99,7 +103,8 @@ def test_one_step_questions_read_one_cell():
     for _ in range(30):
         scene = GridScene.sample(rng)
         query = one_step_query(scene, rng)
-        assert query.answer == _answer_from_text(scene, query.text)[0] and query.steps == 1
+        assert query.answer == scene.layout[query.start] == _answer_from_text(query.text, query.answer)[0]
+        assert query.steps == 1
 
 
 def test_multi_step_rejects_other_step_counts():
@@ -115,15 +120,15 @@ def test_splits_have_their_sizes_steps_and_labels(task):
         assert len(records) == SIZES[split]
         for record in records:
             assert record["pos"]["conversations"][0]["value"] == candidates[record["label"]]
-            scene = GridScene(tuple(int(index) for index in record["scene"].split("-")))
+            layout = [int(index) for index in record["scene"].split("-")]
             question = record["qry"]["conversations"][0]["value"].removeprefix("<image>\n")
-            assert _answer_from_text(scene, question)[0] == record["label"]
+            assert _answer_from_text(question, layout[record["start"]])[0] == record["label"]
     assert [r["steps"] for r in _records(task, "test")] == [2, 3, 4] * 4
     assert {r["steps"] for r in _records(task, "control")} == {1}
     assert sum(r["steps"] == 1 for r in _records(task, "train")) == 15  # one_step_share 0.25 of 60
 
 
-def test_no_scene_or_image_in_two_splits(task):
+def test_no_grid_or_image_in_two_splits(task):
     seen_scenes, seen_images = {}, {}
     for split in SPLITS:
         for record in _records(task, split):

@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arms", nargs="+", help="arms to run (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the config's)")
     parser.add_argument("--max-steps", type=int, help="optimizer steps per arm")
+    parser.add_argument("--jobs", type=int, help="runs trained at the same time, one process each")
     parser.add_argument("--figure", type=Path, help="also save the plot here (e.g. docs/figures/reasoning.png)")
     return parser.parse_args(argv)
 
@@ -57,6 +58,8 @@ def load_settings(args: argparse.Namespace) -> tuple[ExperimentSettings, list[st
         raw["seeds"] = tuple(args.seeds)
     if args.max_steps:
         raw["max_steps"] = args.max_steps
+    if args.jobs:
+        raw["jobs"] = args.jobs
     return ExperimentSettings(**raw), args.arms or arms
 
 

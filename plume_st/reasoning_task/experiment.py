@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,8 @@ class ExperimentSettings:
         seeds: Seeds of the backbone, the adapter and the trainer; every arm runs once per seed.
         eval_batch_size: Encoding batch size of the evaluation.
         max_new_tokens: Longest rationale the explicit arm may generate.
-        num_threads: torch CPU threads (the tiny model runs fastest on one).
+        num_threads: torch CPU threads per run (the tiny model runs fastest on one).
+        jobs: Runs trained at the same time, each in its own process (2 on a 2-core machine).
     """
 
     max_steps: int = 600
@@ -71,6 +74,7 @@ class ExperimentSettings:
     eval_batch_size: int = 32
     max_new_tokens: int = 160
     num_threads: int | None = 1
+    jobs: int = 1
 
 
 def build_arm_model(backbone: str | Path, arm: Arm, seed: int, max_new_tokens: int) -> PlumeSentenceTransformer:
@@ -150,39 +154,46 @@ def run_arm(
     }
 
 
+def _run_job(arm: Arm, seed: int, task: TaskFiles, out_dir: Path, settings: ExperimentSettings) -> dict[str, Any]:
+    """One run in a worker process (its own thread count; the seed's backbone is built before the pool starts)."""
+    if settings.num_threads:
+        torch.set_num_threads(settings.num_threads)
+    return run_arm(arm, seed, task, out_dir / "backbones" / f"seed{seed}", out_dir, settings)
+
+
 def run_experiment(
     out_dir: str | Path,
     arms: list[Arm],
     settings: ExperimentSettings,
     print_fn: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Write the task, run every arm for every seed, and write ``results.json`` after each run.
+    """Write the task, run every arm for every seed (``settings.jobs`` at a time), write ``results.json`` after each.
 
     Returns:
-        ``{"settings", "task", "runs": [run_arm results], "seconds"}``.
+        ``{"settings", "task", "runs": [run_arm results in arm order, seed by seed], "seconds"}``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    if settings.num_threads:
-        torch.set_num_threads(settings.num_threads)
-    try:
-        task = write_reasoning_task(out_dir / "task", settings.sizes, settings.one_step_share, settings.task_seed)
-        results: dict[str, Any] = {"settings": asdict(settings), "task": str(task.root), "runs": []}
-        jobs = [(seed, arm) for seed in settings.seeds for arm in arms]
-        for seed, arm in tqdm(jobs, desc="arms x seeds", unit="run"):
-            backbone = out_dir / "backbones" / f"seed{seed}"
-            if not (backbone / "config.json").exists():
-                build_tiny_backbone(backbone, seed=seed)
-            run = run_arm(arm, seed, task, backbone, out_dir, settings)
-            results["runs"].append(run)
+    task = write_reasoning_task(out_dir / "task", settings.sizes, settings.one_step_share, settings.task_seed)
+    for seed in settings.seeds:
+        if not (out_dir / "backbones" / f"seed{seed}" / "config.json").exists():
+            build_tiny_backbone(out_dir / "backbones" / f"seed{seed}", seed=seed)
+    results: dict[str, Any] = {"settings": asdict(settings), "task": str(task.root), "runs": []}
+    jobs = [(seed, arm) for seed in settings.seeds for arm in arms]
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no torch state shared with the parent
+    with ProcessPoolExecutor(max_workers=settings.jobs, mp_context=context) as pool:
+        futures = {pool.submit(_run_job, arm, seed, task, out_dir, settings): index
+                   for index, (seed, arm) in enumerate(jobs)}  # fmt: skip
+        finished: dict[int, dict[str, Any]] = {}
+        for future in tqdm(as_completed(futures), total=len(jobs), desc="arms x seeds", unit="run"):
+            run = future.result()
+            finished[futures[future]] = run
+            results["runs"] = [finished[index] for index in sorted(finished)]
             results["seconds"] = time.perf_counter() - start
             (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
             test, control = run["splits"]["test"], run["splits"]["control"]
-            print_fn(f"{arm.name} seed {seed}: test hit@1 {test['hit_at_1']:.3f}, control "
+            print_fn(f"{run['arm']} seed {run['seed']}: test hit@1 {test['hit_at_1']:.3f}, control "
                      f"{control['hit_at_1']:.3f}, {test['positions_per_query']:.1f} positions/query, "
                      f"{run['train_seconds']:.0f} s training")  # fmt: skip
-        return results
-    finally:
-        torch.set_num_threads(threads)
+    return results

@@ -1,8 +1,10 @@
-"""The scenes of the reasoning task: a 3 x 3 grid of coloured shapes, nine different objects, drawn with PIL.
+"""The scenes of the reasoning task: a 3 x 3 grid of nine different coloured shapes, written out in the query's text,
+and one of them, the starting object, drawn in the query's image.
 
-Every cell is 28 x 28 pixels, so with Qwen-VL's 14-pixel patches merged 2 x 2 each cell becomes exactly one visual
-token and the 84 x 84 image needs no resizing. An object is one of 18 classes (6 colours x 3 shapes); a scene holds
-nine different classes, so "the red circle" names at most one cell.
+An object is one of 18 classes (6 colours x 3 shapes); a scene holds nine different classes, so a class names at
+most one cell. The grid is given as text ("top left: a blue square. top middle: ...") and the image shows only the
+starting object (a shape drawn with PIL, jittered in shade, size and position), so answering needs the image (which
+object?) and the text (where is it, and what lies where the moves lead?).
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from plume_st.training.synthetic_data import CLASSES, COLOURS
+from plume_st.training.synthetic_data import CLASSES, draw_shape
 
 GRID = 3
-CELL = 28
-IMAGE_SIZE = GRID * CELL
 ROWS = ("top", "middle", "bottom")
 COLUMNS = ("left", "middle", "right")
 MOVES = {"right": (0, 1), "left": (0, -1), "up": (-1, 0), "down": (1, 0)}
@@ -29,9 +29,9 @@ def class_name(index: int) -> str:
 
 
 def cell_name(cell: int) -> str:
-    """The position of a cell in words: ``"the top row, left column"``."""
+    """The label of a cell: ``"top left"``."""
     row, column = divmod(cell, GRID)
-    return f"the {ROWS[row]} row, {COLUMNS[column]} column"
+    return f"{ROWS[row]} {COLUMNS[column]}"
 
 
 def step(cell: int, move: str) -> int | None:
@@ -64,25 +64,11 @@ class GridScene:
         """A string identifying the layout (the leakage checks compare these)."""
         return "-".join(str(index) for index in self.layout)
 
-    def cell_of(self, class_index: int) -> int:
-        return self.layout.index(class_index)
+    def describe(self) -> str:
+        """The grid in words, cell by cell in reading order: ``"top left: a blue square. top middle: ..."``."""
+        return " ".join(f"{cell_name(cell)}: {class_name(index)}." for cell, index in enumerate(self.layout))
 
-    def draw(self, rng: random.Random) -> Image.Image:
-        """The scene on a white background; shade, size and position jittered per object."""
-        image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (255, 255, 255))
-        draw = ImageDraw.Draw(image)
-        for cell, class_index in enumerate(self.layout):
-            colour, shape = CLASSES[class_index]
-            row, column = divmod(cell, GRID)
-            shade = tuple(max(0, min(255, value + rng.randint(-20, 20))) for value in COLOURS[colour])
-            radius = rng.uniform(9.0, 12.0)
-            cx = column * CELL + CELL / 2 + rng.uniform(-1.5, 1.5)
-            cy = row * CELL + CELL / 2 + rng.uniform(-1.5, 1.5)
-            box = (cx - radius, cy - radius, cx + radius, cy + radius)
-            if shape == "circle":
-                draw.ellipse(box, fill=shade)
-            elif shape == "square":
-                draw.rectangle(box, fill=shade)
-            else:
-                draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)], fill=shade)
-        return image
+    def draw(self, cell: int, rng: random.Random) -> Image.Image:
+        """The 56 x 56 image of the object in ``cell`` (white background, jittered shade, size and position)."""
+        colour, shape = CLASSES[self.layout[cell]]
+        return draw_shape(colour, shape, rng)

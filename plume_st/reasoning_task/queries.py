@@ -1,10 +1,13 @@
 """The questions of the reasoning task and their rationales, one sentence per reasoning step.
 
-* **multi-step** (2-4 steps): "Start at the red circle. Go right, then down. Which shape is there?" The rationale
-  locates the named object (step 1), then follows each move (one step each); the last sentence names the object
-  it reaches. Moves never leave the grid, never undo the previous move, and never end on the starting cell.
-* **one-step** (the control): "Which shape is in the top row, left column?" The rationale is one sentence that
-  reads the cell. Reasoning should not matter here.
+Every query shows one object of the scene in its image and lists the whole grid in its text.
+
+* **multi-step** (2-4 steps): "... Start at the shape in the picture. Go right, then down. Which shape is there?"
+  The rationale finds the pictured object in the grid (step 1), then follows each move (one step each); the last
+  sentence names the object it reaches. Moves never leave the grid, never undo the previous move, and never end on
+  the starting cell.
+* **one-step** (the control): "... Which shape is in the picture?" The rationale is one sentence that names the
+  pictured object. Reasoning should not matter here.
 
 The answer of every question is one of the 18 class names ("a blue square"); the candidates are all 18.
 """
@@ -26,19 +29,21 @@ class Query:
 
     Attributes:
         scene: The grid.
-        text: The question.
+        start: The cell whose object the image shows.
+        text: The question (the grid in words, then the task).
         rationale: One sentence per reasoning step.
         answer: Class index of the answer.
-        steps: Reasoning steps (``len(rationale)``).
     """
 
     scene: GridScene
+    start: int
     text: str
     rationale: tuple[str, ...]
     answer: int
 
     @property
     def steps(self) -> int:
+        """Reasoning steps (``len(rationale)``)."""
         return len(self.rationale)
 
 
@@ -47,8 +52,7 @@ def _walk(start: int, num_moves: int, rng: random.Random) -> tuple[list[str], li
     moves, cells, cell = [], [], start
     for _ in range(num_moves):
         back = _OPPOSITE[moves[-1]] if moves else None
-        options = [move for move in MOVES if move != back and step(cell, move) is not None]
-        move = rng.choice(options)
+        move = rng.choice([move for move in MOVES if move != back and step(cell, move) is not None])
         cell = step(cell, move)
         moves.append(move)
         cells.append(cell)
@@ -62,7 +66,7 @@ def _join_moves(moves: list[str]) -> str:
 
 
 def multi_step_query(scene: GridScene, num_steps: int, rng: random.Random) -> Query:
-    """A question of ``num_steps`` reasoning steps (1 to locate the start, one per move) about ``scene``.
+    """A question of ``num_steps`` reasoning steps (1 to find the pictured object, one per move) about ``scene``.
 
     Raises:
         ValueError: If ``num_steps`` lies outside [2, 4].
@@ -75,20 +79,18 @@ def multi_step_query(scene: GridScene, num_steps: int, rng: random.Random) -> Qu
         if walk is not None:
             break
     moves, cells = walk
-    name = class_name(scene.layout[start])
-    text = f"Start at the {name[2:]}. {_join_moves(moves)}. Which shape is there?"
-    rationale = [f"The {name[2:]} is in {cell_name(start)}."]
+    text = f"{scene.describe()} Start at the shape in the picture. {_join_moves(moves)}. Which shape is there?"
+    rationale = [f"The picture shows {class_name(scene.layout[start])}, which is at {cell_name(start)}."]
     for index, (move, cell) in enumerate(zip(moves, cells)):
         where = f"One cell {move} is {cell_name(cell)}"
         last = index == len(moves) - 1
         rationale.append(f"{where}, which holds {class_name(scene.layout[cell])}." if last else f"{where}.")
-    return Query(scene, text, tuple(rationale), scene.layout[cells[-1]])
+    return Query(scene, start, text, tuple(rationale), scene.layout[cells[-1]])
 
 
 def one_step_query(scene: GridScene, rng: random.Random) -> Query:
-    """The control question: the object at a named cell (one reasoning step)."""
-    cell = rng.randrange(GRID * GRID)
-    where = cell_name(cell)
-    text = f"Which shape is in {where}?"
-    rationale = (f"{where[0].upper()}{where[1:]} holds {class_name(scene.layout[cell])}.",)
-    return Query(scene, text, rationale, scene.layout[cell])
+    """The control question: the pictured object itself (one reasoning step)."""
+    start = rng.randrange(GRID * GRID)
+    text = f"{scene.describe()} Which shape is in the picture?"
+    rationale = (f"The picture shows {class_name(scene.layout[start])}.",)
+    return Query(scene, start, text, rationale, scene.layout[start])

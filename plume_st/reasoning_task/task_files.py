@@ -3,13 +3,13 @@
 Every record is a query/positive pair in the format :func:`~plume_st.training.ume_data.read_ume_sft` reads, so the
 existing collator, segmentation and curriculum apply unchanged:
 
-* query: ``<image>`` + the question, the scene image, and ``<think>`` one sentence per step ``</think>`` +
-  ``<answer>`` the class name ``</answer>``;
+* query: ``<image>`` + the question (the grid in words, then the task), the image of the starting object, and
+  ``<think>`` one sentence per step ``</think>`` + ``<answer>`` the class name ``</answer>``;
 * positive: the class name ("a blue square") with a one-sentence rationale.
 
 Records also carry ``steps`` (reasoning steps), ``label`` (index of the answer among the 18 candidates) and
 ``scene`` (the layout key). Splits never share a scene: layouts are drawn once from one seeded stream and every
-repeated layout is skipped, so a test image never appears in training. ``train`` mixes multi-step questions
+repeated layout is skipped, so no test grid appears in training. ``train`` mixes multi-step questions
 (2-4 steps, equal shares) with a share of one-step questions; ``validation`` and ``test`` hold multi-step questions
 (equal shares of 2, 3 and 4 steps); ``control`` holds one-step questions only.
 """
@@ -63,7 +63,7 @@ def query_record(query: Query, image_path: str, dataset_name: str) -> dict[str, 
     question = _side(f"<image>\n{query.text}", " ".join(query.rationale), answer, [image_path])
     positive = _side(answer, f"The text names {answer}.", answer, [])
     return {"dataset_name": dataset_name, "qry": question, "pos": positive, "steps": query.steps,
-            "label": query.answer, "scene": query.scene.key}  # fmt: skip
+            "label": query.answer, "scene": query.scene.key, "start": query.start}  # fmt: skip
 
 
 class _SceneStream:
@@ -131,7 +131,7 @@ def write_reasoning_task(
                 scene = scenes.next()
                 query = one_step_query(scene, rng) if steps == 1 else multi_step_query(scene, steps, rng)
                 image_path = f"media/{split}_{index:06d}.png"
-                scene.draw(rng).save(files.root / image_path)
+                scene.draw(query.start, rng).save(files.root / image_path)
                 name = "one_step" if steps == 1 else "multi_step"
                 handle.write(json.dumps(query_record(query, image_path, name)) + "\n")
     files.candidates.write_text(json.dumps(candidate_texts(), indent=1) + "\n", encoding="utf8")
