@@ -57,7 +57,8 @@ def machine(device: torch.device) -> dict[str, str | int]:
 def describe_machine(info: dict[str, str | int]) -> str:
     """One line naming the machine."""
     gpu = "" if info["gpu"] == "none" else f", GPU {info['gpu']}"
+    threads = f"{info['torch_threads']} torch thread" + ("" if info["torch_threads"] == 1 else "s")
     return (
-        f"{info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch threads){gpu}; "
+        f"{info['cpu']}, {info['cores']} cores ({threads}){gpu}; "
         f"torch {info['torch']}, transformers {info['transformers']}"
     )

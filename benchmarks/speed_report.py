@@ -2,11 +2,15 @@
 
 A README holds one block per configuration between ``<!-- speed:KEY:begin -->`` and ``<!-- speed:KEY:end -->``
 (``KEY`` such as ``small-cpu``, ``mid-cpu``, ``2b-cuda``); ``--readme`` replaces the text between the two markers
-with a fresh run's tables and leaves the rest of the file as it is.
+with a fresh run's tables and leaves the rest of the file as it is. A JSON file written on another machine (the GPU
+check) regenerates its block here::
+
+    python benchmarks/speed_report.py gpu_2b.json --readme README.md
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
@@ -20,6 +24,11 @@ from measurement import describe_machine
 def gib(value: float) -> str:
     """A memory figure for a table (``-`` where none was measured: on CPU)."""
     return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown table lines."""
+    return [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"] + [f"| {' | '.join(row)} |" for row in rows]
 
 
 @dataclass
@@ -54,6 +63,11 @@ class Ratio:
         op, bound = self.target
         return self.value >= bound if op == ">=" else self.value <= bound
 
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        return f"{self.target[0]} {self.target[1]:g}x " + ("(met)" if self.met else "(**not met**)")
+
 
 @dataclass
 class SpeedReport:
@@ -75,37 +89,41 @@ class SpeedReport:
         runs = [{**asdict(r), "per_item": r.per_item} for r in self.runs]
         return {**asdict(self), "runs": runs, "ratios": ratios}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SpeedReport:
+        runs = [EncodeRun(**{k: v for k, v in run.items() if k != "per_item"}) for run in data["runs"]]
+        ratios = [
+            Ratio(r["name"], r["measured_as"], r["value"], tuple(r["target"]) if r["target"] else None)
+            for r in data["ratios"]
+        ]
+        return cls(data["config"], data["machine"], runs, data["training"], data["training_config"], ratios)
+
     def markdown(self) -> str:
         """The machine, the command's settings and the three tables."""
         c = self.config
+        on_gpu = any(not math.isnan(run.peak_gib) for run in self.runs)
+        header = ["mode", "batch", "items", "s / item", "items / s", "backbone passes / batch (counted)"]
+        rows = [
+            [run.mode, str(run.batch_size), str(run.items), f"{run.per_item:.4f}", f"{1 / run.per_item:.2f}"]
+            + [f"{run.passes_per_batch:g}"]
+            + ([gib(run.peak_gib)] if on_gpu else [])
+            for run in self.runs
+        ]
         lines = [
             f"Measured on {describe_machine(self.machine)}. Random Qwen2-VL `--size {c['size']}` "
-            f"({c['dtype']}, {c['device']}), {c['images']} images at {c['image_size']} px, K = {c['latent_steps']}, "
-            f"explicit rationales forced to exactly N = {c['explicit_tokens']} tokens, best of {c['repeats']}:",
+            f"({c['dtype']}, {c['device']}, {c['attn']}), {c['images']} images at {c['image_size']} px, "
+            f"K = {c['latent_steps']}, explicit rationales forced to exactly N = {c['explicit_tokens']} tokens, "
+            f"best of {c['repeats']}:",
             "",
-            "| mode | batch | items | s / item | items / s | backbone passes / batch (counted) |",
-            "|---|---|---|---|---|---|",
+            *table(header + (["peak GPU GiB"] if on_gpu else []), rows),
         ]
-        for run in self.runs:
-            lines.append(
-                f"| {run.mode} | {run.batch_size} | {run.items} | {run.per_item:.4f} | {1 / run.per_item:.2f} "
-                f"| {run.passes_per_batch:g} |"
-            )
         if self.training:
             t = self.training_config
-            lines += [
-                "",
-                f"| training step (stage {t['stage']}, K = {t['num_latent']}, batch {t['batch_size']}, forward + "
-                "backward) | s / step | peak GPU GiB |",
-                "|---|---|---|",
-            ]
-            lines += [f"| {k} | {v['seconds']:.3f} | {gib(v['peak_gib'])} |" for k, v in self.training.items()]
-        lines += ["", "| ratio | measured as | value | target |", "|---|---|---|---|"]
-        for ratio in self.ratios:
-            target = "" if ratio.target is None else f"{ratio.target[0]} {ratio.target[1]:g}x"
-            if ratio.met is not None:
-                target += " (met)" if ratio.met else " (**not met**)"
-            lines.append(f"| {ratio.name} | {ratio.measured_as} | {ratio.value:.2f}x | {target} |")
+            what = f"training step (stage {t['stage']}, K = {t['num_latent']}, batch {t['batch_size']}, fwd + bwd)"
+            rows = [[kind, f"{r['seconds']:.3f}", gib(r["peak_gib"])] for kind, r in self.training.items()]
+            lines += ["", *table([what, "s / step", "peak GPU GiB"], rows)]
+        rows = [[r.name, r.measured_as, f"{r.value:.2f}x", r.target_text()] for r in self.ratios]
+        lines += ["", *table(["ratio", "measured as", "value", "target"], rows)]
         return "\n".join(lines)
 
     def write_json(self, path: Path) -> None:
@@ -113,10 +131,29 @@ class SpeedReport:
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     def write_readme(self, path: Path) -> None:
-        """Replace the README's block of this configuration by the fresh tables."""
+        """Replace the README's block of this configuration by the fresh tables.
+
+        Raises:
+            ValueError: If the README has no block for this configuration.
+        """
         begin, end = f"<!-- speed:{self.key}:begin -->", f"<!-- speed:{self.key}:end -->"
         text = path.read_text()
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"{path} has no block {begin} ... {end} to regenerate")
         path.write_text(pattern.sub(lambda _: f"{begin}\n{self.markdown()}\n{end}", text, count=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("result", type=Path, help="a JSON file written by encode_modes.py --out")
+    parser.add_argument("--readme", type=Path, default=None, help="regenerate this README's block of the result")
+    args = parser.parse_args()
+    report = SpeedReport.from_json(json.loads(args.result.read_text()))
+    print(report.markdown())
+    if args.readme:
+        report.write_readme(args.readme)
+
+
+if __name__ == "__main__":
+    main()
