@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import re
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,14 @@ class SpeedReport:
             + ([gib(run.peak_gib)] if on_gpu else [])
             for run in self.runs
         ]
-        lines = [
+        intro = (
             f"Measured on {describe_machine(self.machine)}. Random Qwen2-VL `--size {c['size']}` "
             f"({c['dtype']}, {c['device']}, {c['attn']}), {c['images']} images at {c['image_size']} px, "
             f"K = {c['latent_steps']}, explicit rationales forced to exactly N = {c['explicit_tokens']} tokens, "
-            f"best of {c['repeats']}:",
+            f"best of {c['repeats']}:"
+        )
+        lines = [
+            textwrap.fill(intro, width=119, break_on_hyphens=False),
             "",
             *table(header + (["peak GPU GiB"] if on_gpu else []), rows),
         ]
