@@ -2,8 +2,8 @@
 
 ``tiny`` is the test suite's backbone (hidden 64, 2 layers); ``small`` (hidden 256, 4 layers) is the quick CPU check;
 ``mid`` (hidden 768, 8 layers, a 4-layer vision tower) is the size the CPU targets of the benchmarks refer to; ``2b``
-is Qwen2-VL-2B's shape (hidden 1536, 28 layers, its 32-layer vision tower and its 151,936-row vocabulary, so that
-every generated token pays the real ``lm_head`` product) for the GPU check.
+is Qwen2-VL-2B's shape (hidden 1536, 28 layers, its 32-layer vision tower and its 151,936-row vocabulary tied to
+``lm_head``, so that every generated token pays the real ``lm_head`` product: 2.2 B parameters) for the GPU check.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, Qwen2VLForConditionalGeneration
 
-SIZES: dict[str, dict[str, dict[str, Any]]] = {
+SIZES: dict[str, dict[str, Any]] = {
     "tiny": {},
     "small": {
         "text": {
@@ -46,6 +46,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
             "vocab_size": 151936,
         },
         "vision": {"depth": 32, "embed_dim": 1280, "hidden_size": 1536, "num_heads": 16, "mlp_ratio": 4},
+        "tie_word_embeddings": True,
     },
 }
 
@@ -76,6 +77,8 @@ def make_backbone(out: Path, size: str, dtype: torch.dtype = torch.float32) -> P
     config.text_config.layer_types = ["full_attention"] * config.text_config.num_hidden_layers
     for key, value in SIZES[size]["vision"].items():
         setattr(config.vision_config, key, value)
+    if SIZES[size].get("tie_word_embeddings"):  # Qwen2-VL-2B shares its input embedding with lm_head
+        config.tie_word_embeddings = config.text_config.tie_word_embeddings = True
     default_dtype = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
