@@ -63,6 +63,9 @@ def test_every_arm_ran_and_wrote_its_scores(experiment):
         assert all(math.isfinite(value) for stage in run["stage_losses"].values() for value in stage.values())
     assert saved["targets"].keys() >= {"plume_k8_over_single_pass", "plume_k4_vs_explicit_cot",
                                        "no_adapter_below_plume_k8"}  # fmt: skip
+    for entry in saved["summary"].values():
+        hit, standard_error = entry["splits"]["test"]["hit_at_1"][0], entry["splits"]["test"]["standard_error"]
+        assert standard_error == pytest.approx(math.sqrt(hit * (1 - hit) / 9))  # binomial, 9 test queries, 1 seed
     assert saved == json.loads(json.dumps(results))
 
 

@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, help="optimizer steps per arm")
     parser.add_argument("--jobs", type=int, help="runs trained at the same time, one process each")
     parser.add_argument("--figure", type=Path, help="also save the plot here (e.g. docs/figures/reasoning.png)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild table and plot from --out/results.json")
     return parser.parse_args(argv)
 
 
@@ -65,12 +66,15 @@ def load_settings(args: argparse.Namespace) -> tuple[ExperimentSettings, list[st
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    settings, arm_names = load_settings(args)
-    start = time.perf_counter()
-    results = run_experiment(args.out, select_arms(arm_names), settings)
+    if args.report_only:
+        results = json.loads((args.out / "results.json").read_text(encoding="utf8"))
+    else:
+        settings, arm_names = load_settings(args)
+        start = time.perf_counter()
+        results = run_experiment(args.out, select_arms(arm_names), settings)
+        results["seconds"] = time.perf_counter() - start
     summary = summarise(results)
     results["summary"], results["targets"] = summary, check_targets(summary)
-    results["seconds"] = time.perf_counter() - start
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
     table = markdown_table(summary)
     (args.out / "table.md").write_text(table + "\n", encoding="utf8")

@@ -1,12 +1,15 @@
 """The experiment's results as a summary per arm, a Markdown table, the issue's targets and a plot.
 
-Every figure is the mean over the seeds (± the standard deviation where there are several). The reasoning compute of
+Every figure is the mean over the seeds (± the standard deviation where there are several); ``standard_error`` is
+the binomial standard error of that mean over all scored queries, the sampling noise of the split (the plot's error
+bars). The reasoning compute of
 a query is the number of token positions the backbone processes after the prefix pass: K latent steps plus the
 closing suffix for PLUME, every token fed after ``<eot>`` for explicit CoT, none for the single pass.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,10 @@ def summarise(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for split in runs[0]["splits"]:
             metrics = [run["splits"][split] for run in runs]
             steps = sorted(metrics[0]["hit_at_1_by_steps"], key=int)
+            hit, count = _mean_std([m["hit_at_1"] for m in metrics]), sum(m["num_queries"] for m in metrics)
             splits[split] = {
-                "hit_at_1": _mean_std([m["hit_at_1"] for m in metrics]),
+                "hit_at_1": hit,
+                "standard_error": math.sqrt(hit[0] * (1 - hit[0]) / count),
                 "by_steps": {s: _mean_std([m["hit_at_1_by_steps"][s] for m in metrics]) for s in steps},
                 "positions_per_query": statistics.fmean(m["positions_per_query"] for m in metrics),
                 "seconds_per_query": statistics.fmean(m["seconds_per_query"] for m in metrics),
@@ -96,27 +101,42 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def plot_accuracy_vs_compute(summary: dict[str, dict[str, Any]], path: str | Path) -> Path:
-    """hit@1 against reasoning compute (token positions per query, symmetric-log axis), test and control."""
+    """hit@1 against reasoning compute (token positions per query, symmetric-log axis): one colour per arm, filled
+    markers for the multi-step test split, hollow ones for the one-step control; error bars: the standard error."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    figure, axis = plt.subplots(figsize=(8, 4.8))
+    handles = []
     for index, entry in enumerate(summary.values()):
         colour = f"C{index}"
         for split, marker, fill in (("test", "o", colour), ("control", "s", "none")):
             metrics = entry["splits"][split]
-            mean, std = metrics["hit_at_1"]
-            label = f"{entry['label']} ({'multi-step' if split == 'test' else 'one-step control'})"
-            axis.errorbar(metrics["positions_per_query"], 100 * mean, yerr=100 * std, fmt=marker, color=colour,
-                          markerfacecolor=fill, capsize=3, label=label)  # fmt: skip
-    axis.axhline(100 / 18, color="grey", linestyle=":", label="chance (1/18)")
+            axis.errorbar(metrics["positions_per_query"], 100 * metrics["hit_at_1"][0],
+                          yerr=100 * metrics["standard_error"], fmt=marker, color=colour, markerfacecolor=fill,
+                          markersize=7, capsize=3)  # fmt: skip
+        handles.append(Line2D([], [], color=colour, marker="o", linestyle="", label=entry["label"]))
+    handles += [
+        Line2D([], [], color="black", marker="o", linestyle="", label="multi-step test (2-4 steps)"),
+        Line2D([], [], color="black", marker="s", markerfacecolor="none", linestyle="", label="one-step control"),
+    ]
+    axis.axhline(100 / 18, color="grey", linestyle=":")
+    axis.axhline(100 / 8, color="grey", linestyle="--")
+    handles += [
+        Line2D([], [], color="grey", linestyle=":", label="chance (1/18)"),
+        Line2D([], [], color="grey", linestyle="--", label="the grid's shapes but the pictured one (1/8)"),
+    ]
     axis.set_xscale("symlog", linthresh=1.0)
+    largest = max(split["positions_per_query"] for entry in summary.values() for split in entry["splits"].values())
+    axis.set_xlim(-0.3, 1.6 * max(largest, 1.0))
+    axis.set_ylim(0, 100)
     axis.set_xlabel("reasoning compute: backbone token positions per query after the prefix")
     axis.set_ylabel("hit@1 (%)")
-    axis.set_title("Reasoning-dependent retrieval on a tiny CPU model")
-    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axis.set_title("Reasoning-dependent retrieval, tiny model trained on a CPU")
+    axis.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
