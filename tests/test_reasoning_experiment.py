@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from sentence_transformers import SentenceTransformer
 
-from plume_st.reasoning_task import ARMS, candidate_texts
+from plume_st.reasoning_task import ARMS, ExperimentSettings, candidate_texts, select_arms
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_NEW_TOKENS = 6
@@ -105,3 +105,14 @@ def test_table_and_plot(experiment):
     for path in (out / "run" / "reasoning.png", out / "fig.png"):
         with Image.open(path) as image:
             assert image.format == "PNG" and image.width > 500 and image.height > 300
+
+
+def test_bad_settings_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"batch_size must lie in \[2, 18\] \(one answer per row\), got 32"):
+        ExperimentSettings(batch_size=32)
+    with pytest.raises(ValueError, match=r"unknown arms \['plume'\]"):
+        select_arms(["plume"])
+    config = tmp_path / "bad.yaml"
+    config.write_text("max_step: 3\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown settings \['max_step'\]"):
+        _load_script().main(["--out", str(tmp_path / "run"), "--config", str(config)])

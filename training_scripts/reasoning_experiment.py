@@ -3,12 +3,13 @@
 Trains every arm of :mod:`plume_st.reasoning_task.arms` on the same tiny backbone with the same budget, for each
 seed, and writes under ``--out``: ``results.json`` (every run, the summary and the targets), ``table.md``,
 ``reasoning.png`` (hit@1 against reasoning compute) and the trained models (``models/{arm}/seed{seed}``, for
-``plume-st inspect``). The full run (the defaults) takes about 40 minutes on 2 CPU cores::
+``plume-st inspect``). The full run takes about 27 minutes on 2 CPU cores (two runs at a time, one thread each)::
 
-    OMP_NUM_THREADS=1 python training_scripts/reasoning_experiment.py --out runs/reasoning \\
-        --figure docs/figures/reasoning.png
+    python training_scripts/reasoning_experiment.py --config training_scripts/configs/reasoning-cpu.yaml \\
+        --out runs/reasoning --figure docs/figures/reasoning.png
 
-``--config`` reads the settings from a YAML file (``training_scripts/configs/reasoning-cpu.yaml``); flags override it.
+``--config`` reads the settings from a YAML file (the defaults of ``ExperimentSettings`` are that file's values);
+flags override it. ``--report-only`` rebuilds the table, the targets and the plot from an existing ``results.json``.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from plume_st.model import PlumeSentenceTransformer
 from plume_st.modules import LatentRollout
 from plume_st.training.demo_training import stage_losses
 from plume_st.training.run import train_from_config
+from plume_st.training.synthetic_data import CLASSES
 
 from .arms import Arm
 from .evaluation import evaluate_split, load_split
@@ -59,7 +60,7 @@ class ExperimentSettings:
         jobs: Runs trained at the same time, each in its own process (2 on a 2-core machine).
     """
 
-    max_steps: int = 600
+    max_steps: int = 1500
     batch_size: int = 16
     learning_rate: float = 1e-3
     warmup_steps: int = 10
@@ -70,11 +71,19 @@ class ExperimentSettings:
                                                            "control": 150})  # fmt: skip
     one_step_share: float = 0.25
     task_seed: int = 0
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 32
     max_new_tokens: int = 160
     num_threads: int | None = 1
-    jobs: int = 1
+    jobs: int = 2
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.batch_size <= len(CLASSES):
+            raise ValueError(f"batch_size must lie in [2, {len(CLASSES)}] (one answer per row), got {self.batch_size}")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+        if self.jobs < 1 or self.max_steps < 1:
+            raise ValueError(f"jobs and max_steps must be positive, got {self.jobs} and {self.max_steps}")
 
 
 def build_arm_model(backbone: str | Path, arm: Arm, seed: int, max_new_tokens: int) -> PlumeSentenceTransformer:
