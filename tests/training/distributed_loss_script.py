@@ -98,21 +98,7 @@ def run_cached_ddp(out_dir: str, setup, rank: int, world: int) -> None:
     torch.save(result, f"{out_dir}/rank{rank}.pt")
 
 
-def main(out_dir: str, mode: str = "tensors") -> None:
-    # Build the model before the process group exists: transformers saves weights on the main process only.
-    setup = model_setup(f"{out_dir}/rank{os.environ['RANK']}") if mode in ("model", "cached_ddp") else None
-    torch.distributed.init_process_group("gloo")
-    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-    if mode == "cached_ddp":
-        run_cached_ddp(out_dir, setup, rank, world)
-        torch.distributed.destroy_process_group()
-        return
-    if mode == "model":
-        result = run_model(out_dir, setup, rank, world)
-        with open(f"{out_dir}/rank{rank}.json", "w", encoding="utf8") as handle:
-            json.dump(result, handle)
-        torch.distributed.destroy_process_group()
-        return
+def run_tensors(out_dir: str, rank: int, world: int) -> None:
     shard = ROWS // world
     inputs = {}
     for name, tensor in global_inputs().items():
@@ -124,7 +110,28 @@ def main(out_dir: str, mode: str = "tensors") -> None:
     result = {"parts": {name: value.item() for name, value in parts.items()}, "grads": grads}
     with open(f"{out_dir}/rank{rank}.json", "w", encoding="utf8") as handle:
         json.dump(result, handle)
+
+
+def main(out_dir: str, mode: str = "tensors") -> None:
+    # Build the model before the process group exists: transformers saves weights on the main process only.
+    setup = model_setup(f"{out_dir}/rank{os.environ['RANK']}") if mode in ("model", "cached_ddp") else None
+    torch.distributed.init_process_group("gloo")
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    if mode == "cached_ddp":
+        run_cached_ddp(out_dir, setup, rank, world)
+    elif mode == "model":
+        result = run_model(out_dir, setup, rank, world)
+        with open(f"{out_dir}/rank{rank}.json", "w", encoding="utf8") as handle:
+            json.dump(result, handle)
+    else:
+        run_tensors(out_dir, rank, world)
+    # On two busy cores about one run in five aborted after both ranks had written their results ("terminate
+    # called without an active exception", torch 2.14.1 + gloo): a thread still joinable when the interpreter tears
+    # down. Both ranks wait for each other, close the group, then leave without the interpreter's teardown.
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
