@@ -28,8 +28,8 @@ STEP_KINDS = ("batched", "per-sample loop")
 
 def synthetic_rows(folder: Path, count: int) -> list[dict[str, Any]]:
     """``count`` synthetic UME-R1-style training rows (media written under ``folder``)."""
-    from plume_st.training.synthetic_data import write_synthetic_ume
-    from plume_st.training.ume_data import read_ume_sft
+    from plume_st.training.data.synthetic_data import write_synthetic_ume
+    from plume_st.training.data.ume_data import read_ume_sft
 
     write_synthetic_ume(folder, num_records=count, seed=0)
     return read_ume_sft(folder / "train.jsonl", media_root=folder).to_list()
@@ -46,9 +46,9 @@ class TrainingStep:
     """
 
     def __init__(self, model: Any, rows: list[dict[str, Any]], stage: int, device: torch.device) -> None:
-        from plume_st.training.collator import PlumeDataCollator
         from plume_st.training.curriculum import CurriculumSchedule
-        from plume_st.training.plume_loss import PlumeLoss
+        from plume_st.training.data.collator import PlumeDataCollator
+        from plume_st.training.losses.plume_loss import PlumeLoss
 
         self.model, self.rows, self.device = model, rows, device
         self.collator = PlumeDataCollator(preprocess_fn=model[0].preprocess, tokenizer=model[0].tokenizer)
@@ -68,7 +68,7 @@ class TrainingStep:
 
     def per_sample(self) -> None:
         """The same training forward one sample at a time, the same loss over the concatenated outputs, backward."""
-        from plume_st.training.training_forward import training_forward
+        from plume_st.training.losses.training_forward import training_forward
 
         pieces = self.loss_fn.pieces
         outputs = [[training_forward(self.model, c, self.spec, pieces) for c in self.columns([r])] for r in self.rows]

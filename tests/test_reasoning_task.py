@@ -21,9 +21,9 @@ from plume_st.reasoning_task import (
     one_step_query,
     write_reasoning_task,
 )
-from plume_st.training.segmentation import split_rationale, split_sentences
-from plume_st.training.synthetic_data import CLASSES, COLOURS
-from plume_st.training.ume_data import read_ume_sft
+from plume_st.training.data.segmentation import split_rationale, split_sentences
+from plume_st.training.data.synthetic_data import CLASSES, COLOURS
+from plume_st.training.data.ume_data import read_ume_sft
 
 SIZES = {"train": 60, "validation": 9, "test": 12, "control": 6}
 ROW_WORDS, COLUMN_WORDS = ("top", "middle", "bottom"), ("left", "middle", "right")

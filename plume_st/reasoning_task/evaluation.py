@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from plume_st.training.ume_data import convert_side, iter_ume_records, side_input
+from plume_st.training.data.ume_data import convert_side, iter_ume_records, side_input
 
 
 @dataclass

@@ -27,9 +27,9 @@ from plume_st.backbones.tiny import build_tiny_backbone
 from plume_st.build import build_plume_model
 from plume_st.model import PlumeSentenceTransformer
 from plume_st.modules import LatentRollout
+from plume_st.training.data.synthetic_data import CLASSES
 from plume_st.training.demo_training import stage_losses
 from plume_st.training.run import train_from_config
-from plume_st.training.synthetic_data import CLASSES
 
 from .arms import Arm
 from .evaluation import evaluate_split, load_split

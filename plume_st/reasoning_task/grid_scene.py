@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from plume_st.training.synthetic_data import CLASSES, draw_shape
+from plume_st.training.data.synthetic_data import CLASSES, draw_shape
 
 GRID = 3
 ROWS = ("top", "middle", "bottom")

@@ -1,6 +1,6 @@
 """Writing the reasoning task as UME-R1-style JSONL splits (train / validation / test / control) with PNG media.
 
-Every record is a query/positive pair in the format :func:`~plume_st.training.ume_data.read_ume_sft` reads, so the
+Every record is a query/positive pair in the format :func:`~plume_st.training.data.ume_data.read_ume_sft` reads, so the
 existing collator, segmentation and curriculum apply unchanged:
 
 * query: ``<image>`` + the question (the grid in words, then the task), the image of the starting object, and
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plume_st.training.synthetic_data import CLASSES
+from plume_st.training.data.synthetic_data import CLASSES
 
 from .grid_scene import GridScene, class_name
 from .queries import MAX_STEPS, MIN_STEPS, Query, multi_step_query, one_step_query

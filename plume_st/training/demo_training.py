@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .data.synthetic_data import CLASSES, shape_retrieval_set
 from .retrieval_metrics import hit_at_1
 from .run import train_from_config
-from .synthetic_data import CLASSES, shape_retrieval_set
 
 LOSS_PARTS = ("loss", "ce", "gen_infonce", "anchor_infonce", "balance")
 

@@ -2,7 +2,7 @@
 
 Everything else (optimizer, schedule, mixed precision, DDP / DeepSpeed through accelerate, checkpoints, logging)
 is ``SentenceTransformerTrainer``'s own. The logs gain ``stage`` and ``latent_steps``; the loss parts are logged
-by the base trainer because :class:`~plume_st.training.plume_loss.PlumeLoss` returns a dict.
+by the base trainer because :class:`~plume_st.training.losses.plume_loss.PlumeLoss` returns a dict.
 
 Under DDP only the prefix pass runs inside the wrapped model's forward; the latent steps and the suffix follow it in
 the loss. DDP therefore runs with ``ddp_find_unused_parameters=False`` (the default set here), and the loss adds a
@@ -22,10 +22,10 @@ from sentence_transformers.base.modules import Module
 
 from plume_st.modules.source_export import class_reference
 
-from .collator import PlumeDataCollator
 from .curriculum import CurriculumSchedule
 from .curriculum_callback import CurriculumCallback
-from .plume_loss import PlumeLoss
+from .data.collator import PlumeDataCollator
+from .losses.plume_loss import PlumeLoss
 
 
 class PlumeTrainer(SentenceTransformerTrainer):

@@ -19,14 +19,14 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraini
 from plume_st.backbones.tiny import build_tiny_backbone
 from plume_st.build import build_plume_model
 
-from .cached_plume_loss import CachedPlumeLoss
 from .curriculum import CurriculumSchedule
+from .data.synthetic_data import write_synthetic_ume
+from .data.ume_data import read_ume_sft
 from .finetune import best_dtype, prepare_finetuning
-from .plume_loss import PlumeLoss
+from .losses.cached_plume_loss import CachedPlumeLoss
+from .losses.plume_loss import PlumeLoss
 from .plume_trainer import PlumeTrainer
-from .synthetic_data import write_synthetic_ume
 from .train_config import load_config
-from .ume_data import read_ume_sft
 
 logger = logging.getLogger(__name__)
 

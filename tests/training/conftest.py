@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import plume_st
-from plume_st.training.synthetic_data import write_synthetic_ume
+from plume_st.training.data.synthetic_data import write_synthetic_ume
 
 
 @pytest.fixture(autouse=True, scope="session")

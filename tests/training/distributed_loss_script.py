@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from plume_st.training.loss_functions import info_nce, router_balance, token_mean
+from plume_st.training.losses.loss_functions import info_nce, router_balance, token_mean
 
 ROWS, DIM, STEPS, EXPERTS, TOKENS = 4, 6, 3, 4, 5
 
@@ -49,11 +49,11 @@ MODEL_ROWS = 6
 def model_setup(folder):
     """A tiny PLUME model (eval mode), its loss at stage 2 and the collated first rows of a synthetic set."""
     import plume_st
-    from plume_st.training.collator import PlumeDataCollator
     from plume_st.training.curriculum import CurriculumSchedule
-    from plume_st.training.plume_loss import PlumeLoss
-    from plume_st.training.synthetic_data import write_synthetic_ume
-    from plume_st.training.ume_data import read_ume_sft
+    from plume_st.training.data.collator import PlumeDataCollator
+    from plume_st.training.data.synthetic_data import write_synthetic_ume
+    from plume_st.training.data.ume_data import read_ume_sft
+    from plume_st.training.losses.plume_loss import PlumeLoss
 
     backbone = plume_st.build_tiny_backbone(f"{folder}/backbone")
     model = plume_st.build_plume_model(str(backbone), num_frames=4, expert_dropout=0.0)
@@ -83,7 +83,7 @@ def run_model(out_dir: str, setup, rank: int, world: int) -> dict:
 
 
 def run_cached_ddp(out_dir: str, setup, rank: int, world: int) -> None:
-    from plume_st.training.cached_plume_loss import CachedPlumeLoss
+    from plume_st.training.losses.cached_plume_loss import CachedPlumeLoss
 
     model, loss, rows, collator = setup
     wrapped = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False)

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from plume_st.training.collator import PlumeDataCollator
 from plume_st.training.curriculum import CurriculumSchedule
-from plume_st.training.plume_loss import PlumeLoss
-from plume_st.training.suffix import IGNORE_INDEX, assemble_suffix
-from plume_st.training.training_forward import TrainingOutputs, prefix_pass
-from plume_st.training.ume_data import read_ume_sft
+from plume_st.training.data.collator import PlumeDataCollator
+from plume_st.training.data.suffix import IGNORE_INDEX, assemble_suffix
+from plume_st.training.data.ume_data import read_ume_sft
+from plume_st.training.losses.plume_loss import PlumeLoss
+from plume_st.training.losses.training_forward import TrainingOutputs, prefix_pass
 
 from .conftest import make_model
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import plume_st
-from plume_st.training.cached_plume_loss import CachedPlumeLoss
-from plume_st.training.collator import PlumeDataCollator
 from plume_st.training.curriculum import CurriculumSchedule
-from plume_st.training.plume_loss import PlumeLoss
-from plume_st.training.ume_data import read_ume_sft
+from plume_st.training.data.collator import PlumeDataCollator
+from plume_st.training.data.ume_data import read_ume_sft
+from plume_st.training.losses.cached_plume_loss import CachedPlumeLoss
+from plume_st.training.losses.plume_loss import PlumeLoss
 
 from .conftest import make_model
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from plume_st.training.collator import PlumeDataCollator
-from plume_st.training.segmentation import split_rationale
-from plume_st.training.ume_data import convert_side, read_ume_sft, side_input
+from plume_st.training.data.collator import PlumeDataCollator
+from plume_st.training.data.segmentation import split_rationale
+from plume_st.training.data.ume_data import convert_side, read_ume_sft, side_input
 
 from .conftest import make_model
 
@@ -130,7 +130,7 @@ def test_reader_names_invalid_json_and_bad_media_fields(synthetic_dir, tmp_path)
 
 
 def test_missing_media_is_named_by_record(tiny_backbone, tmp_path):
-    from plume_st.training.synthetic_data import write_synthetic_ume
+    from plume_st.training.data.synthetic_data import write_synthetic_ume
 
     path = write_synthetic_ume(tmp_path, num_records=6, seed=0, name="train")
     rows = read_ume_sft(path, media_root=tmp_path).to_list()

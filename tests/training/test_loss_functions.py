@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from plume_st.training.loss_functions import info_nce, router_balance, token_mean
-from plume_st.training.plume_loss import PlumeLoss
+from plume_st.training.losses.loss_functions import info_nce, router_balance, token_mean
+from plume_st.training.losses.plume_loss import PlumeLoss
 
 from .conftest import torchrun_two_ranks
 from .distributed_loss_script import columns, global_inputs, model_setup, parts_from

@@ -7,12 +7,12 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformerTrainingArguments
 
-from plume_st.training.cached_plume_loss import CachedPlumeLoss
-from plume_st.training.collator import PlumeDataCollator
 from plume_st.training.curriculum import CurriculumSchedule
-from plume_st.training.plume_loss import PlumeLoss
+from plume_st.training.data.collator import PlumeDataCollator
+from plume_st.training.data.ume_data import read_ume_sft
+from plume_st.training.losses.cached_plume_loss import CachedPlumeLoss
+from plume_st.training.losses.plume_loss import PlumeLoss
 from plume_st.training.plume_trainer import PlumeTrainer
-from plume_st.training.ume_data import read_ume_sft
 
 from .conftest import make_model
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from plume_st.training.segmentation import parse_assistant_turn, split_rationale
+from plume_st.training.data.segmentation import parse_assistant_turn, split_rationale
 
 
 def test_sentences_are_grouped_evenly_and_rejoin():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 
 from plume_st.training.curriculum import StageSpec
-from plume_st.training.suffix import IGNORE_INDEX, SuffixPieces, assemble_suffix
+from plume_st.training.data.suffix import IGNORE_INDEX, SuffixPieces, assemble_suffix
 
 PIECES = SuffixPieces(eot=torch.tensor([100]), close=torch.tensor([101, 102]), end=torch.tensor([103, 104]), pad_id=0)
 

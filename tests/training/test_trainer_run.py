@@ -8,10 +8,10 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
+from plume_st.training.data.synthetic_data import shape_retrieval_set
 from plume_st.training.demo_training import stage_losses
 from plume_st.training.retrieval_metrics import hit_at_1
 from plume_st.training.run import train_from_config
-from plume_st.training.synthetic_data import shape_retrieval_set
 
 from .conftest import make_model
 

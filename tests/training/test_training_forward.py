@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from plume_st.training.collator import PlumeDataCollator
 from plume_st.training.curriculum import CurriculumSchedule, StageSpec
-from plume_st.training.plume_loss import PlumeLoss
-from plume_st.training.suffix import IGNORE_INDEX, SuffixPieces, assemble_suffix
-from plume_st.training.training_forward import training_forward
-from plume_st.training.ume_data import read_ume_sft
+from plume_st.training.data.collator import PlumeDataCollator
+from plume_st.training.data.suffix import IGNORE_INDEX, SuffixPieces, assemble_suffix
+from plume_st.training.data.ume_data import read_ume_sft
+from plume_st.training.losses.plume_loss import PlumeLoss
+from plume_st.training.losses.training_forward import training_forward
 
 from .conftest import make_model
 

@@ -22,7 +22,7 @@ import torch
 
 from plume_st.modules.plume_prompt import EOT, GEN_EMB
 
-from .curriculum import StageSpec
+from ..curriculum import StageSpec
 
 IGNORE_INDEX = -100
 CLOSE_THINK = "</think>"

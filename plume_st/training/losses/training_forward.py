@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from .curriculum import StageSpec
-from .suffix import IGNORE_INDEX, Suffix, SuffixPieces, assemble_suffix
+from ..curriculum import StageSpec
+from ..data.suffix import IGNORE_INDEX, Suffix, SuffixPieces, assemble_suffix
 
 
 @dataclass

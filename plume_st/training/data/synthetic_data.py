@@ -1,6 +1,6 @@
 """A synthetic multimodal training set with rationales, drawn with PIL, for CPU runs, the demo and the tests.
 
-Three sub-datasets, written as UME-R1-style JSONL (so :func:`~plume_st.training.ume_data.read_ume_sft` reads them
+Three sub-datasets, written as UME-R1-style JSONL (so :func:`~plume_st.training.data.ume_data.read_ume_sft` reads them
 like the real corpus) with their media as PNG files under the same folder:
 
 * ``shapes_i2t``: an image of a coloured shape -> its caption ("a red circle");

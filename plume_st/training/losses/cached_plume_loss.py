@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from sentence_transformers.base.losses.gradcache import RandContext
 
-from .curriculum import CurriculumSchedule
+from ..curriculum import CurriculumSchedule
 from .plume_loss import PlumeLoss
 from .row_slicing import slice_rows
 from .training_forward import training_forward, unwrap_model

@@ -1,7 +1,7 @@
 """``PlumeLoss``: L = L_CE + lambda_gen InfoNCE(gen) + lambda_anc InfoNCE(anchor) + lambda_bal L_bal.
 
-The loss runs the batched training forward (:func:`~plume_st.training.training_forward.training_forward`) for every
-column of the batch at the current curriculum stage, then combines
+The loss runs the batched training forward (:func:`~plume_st.training.losses.training_forward.training_forward`)
+for every column of the batch at the current curriculum stage, then combines
 
 * ``ce``: next-token cross-entropy of the explicit suffix (remaining rationale, answer, ``\\n<gen_emb>``), the mean
   over every supervised token of every column;
@@ -26,9 +26,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .curriculum import CurriculumSchedule
+from ..curriculum import CurriculumSchedule
+from ..data.suffix import SuffixPieces
 from .loss_functions import info_nce, router_balance, token_mean, world_size
-from .suffix import SuffixPieces
 from .training_forward import TrainingOutputs, training_forward, unwrap_model
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -7,12 +7,12 @@ prefix so the trainer's ``collect_features`` groups them:
   values, grids): system turn, instruction and input, ``<disc_emb>``, the embedding instruction, ``<think><bot>``;
   media are opened here, when the batch is built;
 * ``think_ids`` / ``think_mask`` (B, S, L): the rationale split into S segments
-  (:func:`~plume_st.training.segmentation.split_rationale`), each tokenised on its own;
+  (:func:`~plume_st.training.data.segmentation.split_rationale`), each tokenised on its own;
 * ``answer_ids`` / ``answer_mask`` (B, A): ``<answer>…</answer>`` (empty when the record has no answer).
 
 The curriculum stage is *not* applied here: the trainer's data loader collates the next batch before the current
 step runs (and may do so in worker processes), so a stage set on the collator would lag the schedule. The loss
-applies the current stage with :func:`~plume_st.training.suffix.assemble_suffix` — the latent slots, the remaining
+applies the current stage with :func:`~plume_st.training.data.suffix.assemble_suffix` — the latent slots, the remaining
 segments, the answer and ``\\n<gen_emb>`` — for the whole batch at once.
 """
 
