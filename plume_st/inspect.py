@@ -208,13 +208,10 @@ def format_table(result: Trajectory) -> str:
 
 
 def print_table(result: Trajectory) -> None:
-    """Print the table with rich when it is installed, else as :func:`format_table`."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        print(format_table(result))
-        return
+    """Print the table with rich (a dependency of the command line's typer)."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"latent trajectory, K = {result.latent_steps}", caption=table_caption(result))
     table.add_column(TABLE_HEADERS[0], overflow="fold", max_width=30)
     for header in TABLE_HEADERS[1:]:
@@ -222,19 +219,6 @@ def print_table(result: Trajectory) -> None:
     for index, row in enumerate(table_rows(result), start=1):
         table.add_row(*row, end_section=index % result.latent_steps == 0)
     Console().print(table)
-
-
-def matplotlib_figure_class() -> type:
-    """matplotlib's ``Figure`` (drawn without pyplot, so without a GUI backend).
-
-    Raises:
-        ImportError: If matplotlib is not installed, saying how to install it.
-    """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError("plotting a trajectory needs matplotlib: pip install matplotlib") from error
-    return Figure
 
 
 def plot_trajectory(result: Trajectory, path: str | os.PathLike) -> Path:
@@ -249,7 +233,9 @@ def plot_trajectory(result: Trajectory, path: str | os.PathLike) -> Path:
     num_inputs, num_steps, num_experts = result.router_probs.shape
     steps = range(1, num_steps + 1)
     height = max(4.5, 0.22 * num_inputs * num_experts + 1.5)  # room for one heat-map row per input and expert
-    figure = matplotlib_figure_class()(figsize=(16, height), layout="constrained")
+    from matplotlib.figure import Figure  # drawn without pyplot, so without a GUI backend
+
+    figure = Figure(figsize=(16, height), layout="constrained")
     router_axes, norm_axes, cosine_axes = figure.subplots(1, 3, width_ratios=[1.4, 1, 1])
     _plot_router(router_axes, result)
     norms, cosines = result.latent_norms.numpy(), result.cosine_to_final.numpy()
@@ -354,7 +340,6 @@ def inspect_model(
     Returns:
         The trajectory.
     """
-    matplotlib_figure_class()  # before the model runs: refuse early when the plot cannot be drawn
     inputs = [parse_input_argument(argument) for argument in arguments]
     if latent_steps is not None:
         _check_latent_steps(latent_steps)

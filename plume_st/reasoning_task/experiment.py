@@ -26,7 +26,6 @@ from tqdm.auto import tqdm
 from plume_st.backbones.tiny import build_tiny_backbone
 from plume_st.build import build_plume_model
 from plume_st.model import PlumeSentenceTransformer
-from plume_st.modules import LatentRollout
 from plume_st.training.data.synthetic_data import CLASSES
 from plume_st.training.demo_training import stage_losses
 from plume_st.training.run import train_from_config
@@ -88,13 +87,9 @@ class ExperimentSettings:
 
 def build_arm_model(backbone: str | Path, arm: Arm, seed: int, max_new_tokens: int) -> PlumeSentenceTransformer:
     """A fresh PLUME model of the arm on the backbone folder (its rollout settings applied)."""
-    model = build_plume_model(str(backbone), latent_steps=arm.latent_steps, reasoning=arm.reasoning, seed=seed,
-                              max_new_tokens=max_new_tokens, model_kwargs={"dtype": torch.float32})  # fmt: skip
-    if not arm.rollout:
-        return model
-    torch.manual_seed(seed)
-    rollout = LatentRollout(**{**model[1].get_config_dict(), **arm.rollout})
-    return PlumeSentenceTransformer(modules=[model[0], rollout, model[2]], device=str(model.device))
+    return build_plume_model(str(backbone), latent_steps=arm.latent_steps, reasoning=arm.reasoning, seed=seed,
+                             max_new_tokens=max_new_tokens, model_kwargs={"dtype": torch.float32},
+                             **arm.rollout)  # fmt: skip
 
 
 def train_config(arm: Arm, seed: int, task: TaskFiles, output_dir: Path, settings: ExperimentSettings) -> dict:
