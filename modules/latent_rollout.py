@@ -16,6 +16,10 @@ generates the rationale greedily after ``<eot>`` and reads the state of the *gen
 by ``plume_st.convert_official``) keeps decoding greedily after the forced ``<gen_emb>`` and pools the last
 ``<gen_emb>`` (:mod:`greedy_continuation`). ``transition="identity"`` (no adapter: z~(k) = z(k-1)) and
 ``anchor_guidance=False`` (the router sees z instead of z + c) are the paper's ablations.
+
+The rollout runs in the backbone's dtype end to end (the adapter is cast to it when the model is built or loaded:
+bfloat16 latent inputs, suffix embeddings, states and KV cache for a bfloat16 model); the router's softmax is the
+one float32 step (:mod:`transition_adapter`), and :class:`~plume_pooling.PlumePooling` hands the caller float32.
 """
 
 from __future__ import annotations
@@ -176,7 +180,7 @@ class LatentRollout(Module):
     def transition_step(self, z: torch.Tensor, anchor: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The next backbone input z~ (B, D) and the router probabilities (B, M; M = 0 without an adapter)."""
         if self.adapter is None:
-            return z, z.new_zeros(z.shape[0], 0)
+            return z, z.new_zeros(z.shape[0], 0, dtype=torch.float32)
         return self.adapter(z, anchor if self.anchor_guidance else torch.zeros_like(anchor), step)
 
     def rollout(
@@ -187,7 +191,8 @@ class LatentRollout(Module):
         z~(K) is left for :meth:`close`, which feeds it together with the suffix that follows.
 
         Returns:
-            The latent inputs z~ (B, K, D) and the router probabilities (B, K, M).
+            The latent inputs z~ (B, K, D), in the backbone's dtype, and the router probabilities (B, K, M), in
+            float32.
         """
         fed, probs = [], []
         for step in range(num_steps):
@@ -198,7 +203,8 @@ class LatentRollout(Module):
             probs.append(step_probs)
         if not fed:
             num_experts = 0 if self.adapter is None else self.num_experts
-            return z.new_zeros(z.shape[0], 0, z.shape[-1]), z.new_zeros(z.shape[0], 0, num_experts)
+            no_probs = z.new_zeros(z.shape[0], 0, num_experts, dtype=torch.float32)
+            return z.new_zeros(z.shape[0], 0, z.shape[-1]), no_probs
         return torch.stack(fed, dim=1), torch.stack(probs, dim=1)
 
     def close(

@@ -2,7 +2,8 @@
 
 Reads ``gen_state`` written by :class:`~latent_rollout.LatentRollout` in the ``"latent"`` and ``"explicit"``
 modes, and the anchor (``anchor_embedding``, the state at ``<disc_emb>``) in the ``"none"`` mode, and writes
-``sentence_embedding``.
+``sentence_embedding`` in float32 whatever the model's dtype: a bfloat16 or float16 model hands its callers (and the
+training losses) float32 embeddings, as a float32 model does.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class PlumePooling(Module):
         key = "anchor_embedding" if features.get("reasoning", "latent") == "none" else "gen_state"
         if key not in features:
             raise ValueError(f"PlumePooling needs {key!r} in the features; is a LatentRollout module before it?")
-        embedding: torch.Tensor = features[key]
+        # Upcast of one (B, D) state: the norm is taken in float32 (a bfloat16 norm is off by up to 0.4 %), and
+        # the caller gets float32, which sentence-transformers' similarity functions, numpy and FAISS expect.
+        embedding: torch.Tensor = features[key].float()
         features["sentence_embedding"] = F.normalize(embedding, p=2, dim=-1) if self.normalize else embedding
         return features
 

@@ -9,8 +9,12 @@ Given the previous latent state ``z`` (last-layer hidden state), the anchor ``c`
 
 Each expert is Linear(D, 2D) -> GELU -> Dropout -> Linear(2D, D). The routed experts run batched: the selected
 rows are gathered per expert and scattered back (index_add), never a Python loop over samples.
+
 Parameter names follow the authors' checkpoint (``ln``, ``step_embed``, ``router``, ``experts.{i}.fc1/fc2``,
 ``shared_expert.fc1/fc2``), so a converted checkpoint loads with ``load_state_dict``.
+
+Everything runs in the adapter's dtype (the backbone's: bfloat16 for a bfloat16 model) except the router's softmax,
+which is taken in float32: the only upcast, kept for numerical safety (see :meth:`AnchorGuidedTransition.route`).
 """
 
 from __future__ import annotations
@@ -66,25 +70,29 @@ class AnchorGuidedTransition(nn.Module):
         self.shared_expert = ExpertMLP(hidden_size, dropout) if shared_expert else None
 
     def route(self, z: torch.Tensor, anchor: torch.Tensor, step: int) -> torch.Tensor:
-        """Router probabilities ``pi`` of shape (B, M) for step ``step`` (0-based index of the transition)."""
+        """Router probabilities ``pi`` (B, M), in float32, for step ``step`` (0-based index of the transition)."""
         step_id = torch.full(z.shape[:1], step, dtype=torch.long, device=z.device)
         step_id = step_id.clamp(max=self.step_embed.num_embeddings - 1)
         router_input = torch.cat([z + anchor, self.step_embed(step_id)], dim=-1)
-        return torch.softmax(self.router(router_input), dim=-1)
+        # Upcast for numerical safety: the softmax and the top-k choice are taken in float32. In bfloat16 (8
+        # significant bits) close logits round to equal probabilities, the top-k choice then falls to the expert
+        # index, and the weights pi_m lose their third digit. M values per row: the upcast costs nothing.
+        return torch.softmax(self.router(router_input).float(), dim=-1)
 
     def routed_experts(self, x: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """``sum_{m in top_k} pi_m E_m(x)`` for every row, dispatched per expert with gather / scatter-add.
 
         Each expert runs once, on the batch of rows that selected it (a loop over the M experts, never over rows).
         """
-        weights, chosen = probs.topk(self.top_k, dim=-1)  # (B, k)
+        weights, chosen = probs.topk(self.top_k, dim=-1)  # (B, k), chosen on the float32 probabilities
+        weights = weights.to(x.dtype)  # the experts' outputs are weighted in the model's dtype
         out = torch.zeros_like(x)
         for expert_id, expert in enumerate(self.experts):
             rows, slots = (chosen == expert_id).nonzero(as_tuple=True)
             if rows.numel() == 0:
                 continue
             expert_out = expert(x[rows]) * weights[rows, slots].unsqueeze(-1)
-            out = out.index_add(0, rows, expert_out.to(out.dtype))
+            out = out.index_add(0, rows, expert_out.to(out.dtype))  # autocast may hand back another dtype than x's
         return out
 
     def forward(self, z: torch.Tensor, anchor: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,7 +104,7 @@ class AnchorGuidedTransition(nn.Module):
             step: 0-based index of this transition (step k of the paper uses ``k - 1``).
 
         Returns:
-            The next backbone input ``z~`` (B, D) and the router probabilities (B, M).
+            The next backbone input ``z~`` (B, D), in ``z``'s dtype, and the router probabilities (B, M), in float32.
         """
         probs = self.route(z, anchor, step)
         normed = self.ln(z)

@@ -80,4 +80,6 @@ def test_explicit_mode_keeps_the_backbone_dtype(tiny_backbone):
     ).eval()
     with torch.no_grad():
         for mode in ("explicit", "latent", "none"):
-            assert model(model.preprocess(["a"]), reasoning=mode)["sentence_embedding"].dtype == torch.bfloat16
+            features = model(model.preprocess(["a"]), reasoning=mode)
+            state = features["anchor_embedding" if mode == "none" else "gen_state"]
+            assert state.dtype == torch.bfloat16 and features["sentence_embedding"].dtype == torch.float32
