@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from plume_st.precision import ATTN_HELP, DTYPE_HELP
 
 app = typer.Typer(help="PLUME latent-reasoning multimodal embeddings for sentence-transformers.", no_args_is_help=True)
 
@@ -68,12 +73,16 @@ def inspect_trajectory(
     ),
     out: Path = typer.Option(..., help="Folder for trajectory.png and trajectory.json."),
     latent_steps: int | None = typer.Option(None, help="Latent steps K (default: the model's)."),
+    dtype: str = typer.Option("auto", help=DTYPE_HELP),
+    attn_implementation: str | None = typer.Option(None, help=ATTN_HELP),
 ) -> None:
     """Per input and latent step: router probabilities, chosen experts, |z~(k)|, cosine to the K-step embedding."""
     from plume_st.inspect import inspect_model
+    from plume_st.precision import model_kwargs_for
 
     try:
-        inspect_model(model, inputs, out, latent_steps=latent_steps)
+        model_kwargs = model_kwargs_for(dtype, attn_implementation)
+        inspect_model(model, inputs, out, latent_steps=latent_steps, model_kwargs=model_kwargs)
     except (ValueError, TypeError, OSError, ImportError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from error
@@ -127,14 +136,34 @@ def tiny_official(
     typer.echo(write_tiny_official(out, layout, seed=seed))
 
 
+def requires_extra(extra: str, feature: str, command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` that first imports the packages of ``extra``; when one is missing it prints one line naming the
+    extra and how to install it, and exits with status 1 (typer reads the wrapped signature)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from plume_st._extras import MissingExtraError, require_extra
+
+        try:
+            require_extra(extra, feature)
+        except MissingExtraError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from error
+        command(*args, **kwargs)
+
+    return run
+
+
 def _register_subcommands() -> None:
+    """Add the commands defined next to their code; none of these imports needs an extra or imports torch."""
     from plume_st.evaluation.cli import register as register_eval
-    from plume_st.serving.cli import register as register_serve
+    from plume_st.serving.cli import embed_corpus_command, serve_command
     from plume_st.training.cli import register as register_train
 
     register_eval(app)
     register_train(app)
-    register_serve(app)
+    app.command("serve")(requires_extra("serve", "plume-st serve", serve_command))
+    app.command("embed-corpus")(requires_extra("serve", "plume-st embed-corpus", embed_corpus_command))
 
 
 _register_subcommands()

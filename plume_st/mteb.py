@@ -1,4 +1,4 @@
-"""PLUME models in mteb (``pip install "plume-st[mteb]"``): a ``ModelMeta`` that declares their modalities, and the
+"""PLUME models in mteb (the ``mteb`` extra): a ``ModelMeta`` that declares their modalities, and the
 encoder mteb runs.
 
 mteb treats a sentence-transformers model handed to it directly as text-only (its ``ModelMeta.modalities`` default),
@@ -19,14 +19,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mteb.models.model_meta import ModelMeta, ScoringFunction
-from mteb.models.sentence_transformer_wrapper import (
-    SentenceTransformerEncoderWrapper,
-    _encode_batches,
-    _postprocess_dense_embeddings,
-    _setup_modality_collator,
-)
 from sentence_transformers import SentenceTransformer
+
+from plume_st._extras import MissingExtraError
+
+try:
+    from mteb.models.model_meta import ModelMeta, ScoringFunction
+    from mteb.models.sentence_transformer_wrapper import (
+        SentenceTransformerEncoderWrapper,
+        _encode_batches,
+        _postprocess_dense_embeddings,
+        _setup_modality_collator,
+    )
+except ImportError as error:
+    raise MissingExtraError("mteb", "plume_st.mteb", error.name or "mteb") from error
 
 PAPER = "https://arxiv.org/abs/2604.02073"
 INSTRUCTION_TEMPLATE = "{instruction} "

@@ -1,17 +1,25 @@
-"""Serving PLUME models (``pip install "plume-st[serve]"``): an OpenAI-style embeddings server on Ray Serve and corpus
-embedding on Ray Data."""
+"""Serving PLUME models (the ``serve`` extra): an OpenAI-style embeddings server on Ray Serve and corpus embedding
+on Ray Data.
 
-from plume_st.serving.corpus import CorpusEmbedder, embed_corpus
-from plume_st.serving.request import EmbeddingRequest, ServeLimits
-from plume_st.serving.server import PlumeEmbeddingServer, build_app, encode_jobs, serve_model
+The names are imported lazily, so the ``plume-st`` command line (which registers ``serve`` and ``embed-corpus``) starts
+without Ray or FastAPI, and a base install without the extra works.
+"""
 
-__all__ = [
-    "CorpusEmbedder",
-    "EmbeddingRequest",
-    "PlumeEmbeddingServer",
-    "ServeLimits",
-    "build_app",
-    "embed_corpus",
-    "encode_jobs",
-    "serve_model",
-]
+from __future__ import annotations
+
+from plume_st._lazy import lazy_exports
+
+_EXPORTS = {
+    "CorpusEmbedder": "plume_st.serving.corpus",
+    "EmbeddingRequest": "plume_st.serving.request",
+    "PlumeEmbeddingServer": "plume_st.serving.server",
+    "ServeLimits": "plume_st.serving.request",
+    "build_app": "plume_st.serving.server",
+    "embed_corpus": "plume_st.serving.corpus",
+    "encode_jobs": "plume_st.serving.server",
+    "serve_model": "plume_st.serving.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
