@@ -6,6 +6,9 @@ with ``SentenceTransformer(folder, trust_remote_code=True)`` where ``plume_st`` 
 back that way already carries such references and re-saves correctly as a plain ``SentenceTransformer``. Its
 model card is ``MODEL_CARD.md`` filled in (:mod:`plume_st.model_card`). ``push_to_hub`` uploads exactly such a
 saved folder (:func:`plume_st.convert.push_folder`).
+
+A model trained with Matryoshka dimensions records them in its backbone config (``plume_matryoshka_dims``, saved in
+``config.json``): :func:`matryoshka_dims` reads them from any loaded PLUME model, for the card and the server.
 """
 
 from __future__ import annotations
@@ -19,6 +22,26 @@ from sentence_transformers import SentenceTransformer
 
 from plume_st.model_card import is_hub_id, render_model_card
 from plume_st.modules.source_export import class_reference
+
+MATRYOSHKA_CONFIG_KEY = "plume_matryoshka_dims"
+
+
+def matryoshka_dims(model: Any) -> list[int] | None:
+    """The embedding sizes a PLUME model was trained to be truncated to, largest (full) first; ``None`` if none.
+
+    Pass one as ``truncate_dim`` (``SentenceTransformer(..., truncate_dim=256)`` or ``encode(..., truncate_dim=256)``).
+    """
+    dims = getattr(model[0].causal_lm.config, MATRYOSHKA_CONFIG_KEY, None)
+    return [int(dim) for dim in dims] if dims else None
+
+
+def set_matryoshka_dims(model: Any, dims: list[int] | tuple[int, ...] | None) -> None:
+    """Record the Matryoshka sizes on the model (saved with it); ``None`` clears them."""
+    config = model[0].causal_lm.config
+    if dims:
+        setattr(config, MATRYOSHKA_CONFIG_KEY, sorted(map(int, dims), reverse=True))
+    elif hasattr(config, MATRYOSHKA_CONFIG_KEY):
+        delattr(config, MATRYOSHKA_CONFIG_KEY)
 
 
 class PlumeSentenceTransformer(SentenceTransformer):

@@ -11,7 +11,8 @@ Sections (every key optional unless noted)::
     curriculum:  ratios, stage_fractions, final_answer_first_half (S = model.latent_steps),
                  reset_optimizer (clear Adam's moments at each stage switch; default true)
     loss:        ce_weight, gen_weight, anchor_weight, balance_weight, temperature, gather_across_devices,
-                 grad_cache, mini_batch_size
+                 grad_cache, mini_batch_size, matryoshka_dims (e.g. [512, 256, 128, 64]: the InfoNCE terms also
+                 train these prefixes of the embedding, at every curriculum stage), matryoshka_weights
     finetune:    mode ("full" | "lora"), freeze_vision, lora {r, alpha, dropout, target_modules}
     training:    SentenceTransformerTrainingArguments keyword arguments verbatim (output_dir is required)
     evaluation:  synthetic_hit_at_1 (print held-out hit@1 on the synthetic shapes before and after)

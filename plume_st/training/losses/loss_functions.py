@@ -4,7 +4,8 @@ Every function returns, on each rank, a value whose mean over the ranks equals t
 whose gradient (after DDP averages the ranks' gradients) is the global loss's gradient:
 
 * :func:`info_nce`: bidirectional InfoNCE on cosine similarities / tau with in-batch negatives; the candidates are
-  gathered from every rank (with gradient) when distributed;
+  gathered from every rank (with gradient) when distributed; with Matryoshka ``dims`` the weighted sum of that loss
+  on every renormalised prefix of the vectors;
 * :func:`token_mean`: the summed token cross-entropy divided by the *global* number of supervised tokens;
 * :func:`router_balance`: ``mean_m (pi_bar_m - 1/M)^2`` with ``pi_bar`` averaged over the global batch and the K steps
   (a differentiable all-reduce).
@@ -13,6 +14,7 @@ whose gradient (after DDP averages the ranks' gradients) is the global loss's gr
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
@@ -42,8 +44,10 @@ def info_nce(
     temperature: float = 0.02,
     gather: bool = True,
     bidirectional: bool = True,
+    dims: Sequence[int] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """InfoNCE of aligned (query i, document i) pairs with in-batch negatives.
+    """InfoNCE of aligned (query i, document i) pairs with in-batch negatives, optionally Matryoshka-weighted.
 
     Args:
         queries: (B, D) query embeddings (normalised here).
@@ -51,12 +55,15 @@ def info_nce(
         temperature: tau; logits are cosine / tau.
         gather: Use the documents (and queries) of every rank as candidates when distributed.
         bidirectional: Average the query -> document loss with the document -> query loss (positives only).
+        dims: Matryoshka prefix sizes: the loss is ``sum_i weights[i] * InfoNCE(first dims[i] dimensions)``, each
+            prefix renormalised (``None``: the full vectors). The rows are gathered once, for every size.
+        weights: One weight per size in ``dims`` (``None``: 1 each).
 
     Returns:
         The mean loss over this rank's queries (the global mean when averaged over ranks).
     """
     batch = queries.shape[0]
-    queries, documents = F.normalize(queries.float(), dim=-1), F.normalize(documents.float(), dim=-1)
+    queries, documents = queries.float(), documents.float()
     positives, negatives = documents[:batch], documents[batch:]
     if gather:
         all_positives, offset = gather_with_grad(positives)
@@ -66,9 +73,17 @@ def info_nce(
         all_positives, all_queries, all_negatives, offset = positives, queries, negatives, 0
     targets = torch.arange(batch, device=queries.device) + offset
     candidates = torch.cat([all_positives, all_negatives], dim=0)
-    loss = F.cross_entropy(queries @ candidates.T / temperature, targets)
-    if bidirectional:
-        loss = (loss + F.cross_entropy(positives @ all_queries.T / temperature, targets)) / 2
+    dims = list(dims) if dims else [queries.shape[-1]]
+    weights = list(weights) if weights is not None else [1.0] * len(dims)
+    if len(weights) != len(dims):
+        raise ValueError(f"got {len(weights)} Matryoshka weights for {len(dims)} dims {dims}; give one per dim")
+    loss = queries.new_zeros(())
+    for dim, weight in zip(dims, weights):
+        prefix = [F.normalize(tensor[:, :dim], dim=-1) for tensor in (queries, candidates, positives, all_queries)]
+        term = F.cross_entropy(prefix[0] @ prefix[1].T / temperature, targets)
+        if bidirectional:
+            term = (term + F.cross_entropy(prefix[2] @ prefix[3].T / temperature, targets)) / 2
+        loss = loss + weight * term
     return loss
 
 

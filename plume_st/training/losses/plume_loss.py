@@ -8,6 +8,9 @@ for every column of the batch at the current curriculum stage, then combines
 * ``gen_infonce``: bidirectional InfoNCE between the queries' and the positives' ``<gen_emb>`` states (extra
   columns are hard negatives for the query -> document direction);
 * ``anchor_infonce``: the same on the ``<disc_emb>`` anchors;
+
+  with ``matryoshka_dims`` both InfoNCE terms are the weighted sums of that loss on the full vectors and on each
+  truncated, renormalised prefix, from the same training forward (Matryoshka representation learning);
 * ``balance``: the router balance loss over every row and latent step of every column.
 
 It returns the weighted parts as a dict, so sentence-transformers' trainer logs each part and sums them.
@@ -21,10 +24,14 @@ compute in bf16 everywhere, as in the prefix pass.
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from plume_st.model import set_matryoshka_dims
 
 from ..curriculum import CurriculumSchedule
 from ..data.suffix import SuffixPieces
@@ -32,6 +39,27 @@ from .loss_functions import info_nce, router_balance, token_mean, world_size
 from .training_forward import TrainingOutputs, training_forward, unwrap_model
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_matryoshka(
+    dims: Sequence[int], weights: Sequence[float] | None, full: int
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The trained sizes, largest first, with the full size ``full`` added (weight 1) when ``dims`` lacks it."""
+    dims = [int(dim) for dim in dims]
+    weights = [1.0] * len(dims) if weights is None else [float(weight) for weight in weights]
+    if len(weights) != len(dims):
+        raise ValueError(f"matryoshka_weights has {len(weights)} entries for matryoshka_dims {dims}; give one per dim")
+    bad = [dim for dim in dims if not 0 < dim <= full]
+    if bad:
+        raise ValueError(f"matryoshka_dims {dims}: {bad} not in 1..{full}, the model's embedding size")
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"matryoshka_dims {dims} repeats a size")
+    if any(weight < 0 for weight in weights):
+        raise ValueError(f"matryoshka_weights {weights} must not be negative")
+    if full not in dims:
+        dims, weights = [full, *dims], [1.0, *weights]
+    ordered = sorted(zip(dims, weights), key=lambda pair: -pair[0])
+    return tuple(dim for dim, _ in ordered), tuple(weight for _, weight in ordered)
 
 
 class PlumeLoss(nn.Module):
@@ -49,6 +77,15 @@ class PlumeLoss(nn.Module):
         gather_across_devices: Use every rank's embeddings as in-batch negatives when distributed.
         mixed_precision: ``"bf16"`` / ``"fp16"``: run the training forward under ``torch.autocast`` of that dtype;
             ``None``: no autocast of its own.
+        matryoshka_dims: Embedding sizes whose prefixes the InfoNCE terms also train, e.g. ``[512, 256, 128, 64]``
+            (``None``: the full vectors only). The full size is always trained: it is added with weight 1 when the
+            list lacks it. The model records the resulting sizes (:func:`plume_st.model.matryoshka_dims`), so its
+            card and server list them.
+        matryoshka_weights: One weight per entry of ``matryoshka_dims`` (``None``: 1 each).
+
+    Raises:
+        ValueError: For a size that is not positive, exceeds the embedding size or repeats, or weights that do not
+            match the sizes.
     """
 
     def __init__(
@@ -62,6 +99,8 @@ class PlumeLoss(nn.Module):
         temperature: float = 0.02,
         gather_across_devices: bool = True,
         mixed_precision: str | None = None,
+        matryoshka_dims: Sequence[int] | None = None,
+        matryoshka_weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -77,6 +116,15 @@ class PlumeLoss(nn.Module):
         if mixed_precision is not None and mixed_precision not in _AUTOCAST_DTYPES:
             raise ValueError(f"mixed_precision must be 'bf16', 'fp16' or None, got {mixed_precision!r}")
         self.mixed_precision = mixed_precision
+        self.matryoshka_dims: tuple[int, ...] | None = None
+        self.matryoshka_weights: tuple[float, ...] | None = None
+        if matryoshka_dims is not None:
+            full = unwrap_model(model)[1].hidden_size
+            resolved = resolve_matryoshka(matryoshka_dims, matryoshka_weights, full)
+            self.matryoshka_dims, self.matryoshka_weights = resolved
+            set_matryoshka_dims(unwrap_model(model), self.matryoshka_dims)
+        elif matryoshka_weights is not None:
+            raise ValueError("matryoshka_weights needs matryoshka_dims (one weight per dim)")
         self._pieces: SuffixPieces | None = None
 
     @property
@@ -134,11 +182,17 @@ class PlumeLoss(nn.Module):
         router_probs: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """The weighted parts from the raw quantities (the GradCache variant calls this on cached tensors)."""
-        gather = self.gather_across_devices
+        infonce = functools.partial(
+            info_nce,
+            temperature=self.temperature,
+            gather=self.gather_across_devices,
+            dims=self.matryoshka_dims,
+            weights=self.matryoshka_weights,
+        )
         return {
             "ce": self.ce_weight * token_mean(ce_sum, num_tokens),
-            "gen_infonce": self.gen_weight * info_nce(gen_query, gen_documents, self.temperature, gather),
-            "anchor_infonce": self.anchor_weight * info_nce(anchor_query, anchor_documents, self.temperature, gather),
+            "gen_infonce": self.gen_weight * infonce(gen_query, gen_documents),
+            "anchor_infonce": self.anchor_weight * infonce(anchor_query, anchor_documents),
             "balance": self.balance_weight * router_balance(router_probs),
         }
 
@@ -161,6 +215,8 @@ class PlumeLoss(nn.Module):
             "curriculum_ratios": list(curriculum.ratios),
             "curriculum_stage_fractions": list(curriculum.stage_fractions),
             "num_segments": curriculum.num_segments,
+            **({"matryoshka_dims": list(self.matryoshka_dims)} if self.matryoshka_dims else {}),
+            **({"matryoshka_weights": list(self.matryoshka_weights)} if self.matryoshka_weights else {}),
         }
 
     @property
