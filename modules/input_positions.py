@@ -35,9 +35,18 @@ class InputPositions:
         model._input_length = self.record
 
     def record(self, sample: Any) -> int:
-        """Remember ``sample``'s place and return sentence-transformers' own length estimate of it."""
+        """Remember ``sample``'s place and return sentence-transformers' own length estimate of it.
+
+        ``preprocess`` takes the record first thing (:meth:`locate`), before it can fail; if measuring fails here,
+        the call is over before ``preprocess`` and its partial record is dropped, so no record outlives its call.
+        """
+        try:
+            length = BaseModel._input_length(sample)
+        except Exception:
+            self._pending = []
+            raise
         self._pending.append(sample)
-        return BaseModel._input_length(sample)
+        return length
 
     def locate(self, batch: list[Any]) -> tuple[list[str], list[list[int] | None]]:
         """How an error names each item of ``batch``, and the item's position(s) in the user's list.

@@ -26,6 +26,7 @@ from sentence_transformers.base.modules import Transformer
 from transformers import DynamicCache
 from transformers.video_utils import VideoMetadata
 
+from .errors import PlumeInputError, PlumeInputTypeError
 from .input_positions import InputPositions
 from .media import MediaOptions, ParsedInput, describe, parse_input
 from .plume_prompt import DISC_EMB, PLUME_TOKENS, check_user_text, render_prompt
@@ -37,13 +38,11 @@ PROFILES = ("default", "official")
 BLANK_IMAGE_SIZE = 28
 
 
-def input_error(error: Exception, name: str, positions: list[int] | None) -> Exception:
-    """``error`` re-raised naming the input; ``positions`` (the item's positions in the list given to ``encode``, or
-    ``None``) and ``problem`` (the bare message) are attributes, so callers such as a server can drop the bad item."""
-    wrapped = (TypeError if isinstance(error, TypeError) else ValueError)(f"{name}: {error}")
-    wrapped.positions = positions
-    wrapped.problem = str(error)
-    return wrapped
+def input_error(error: Exception, name: str, positions: list[int] | None) -> PlumeInputError:
+    """``error`` re-raised as a :class:`PlumeInputError` naming the input, with the item's positions in the list
+    given to ``encode`` (or ``None``) and the bare problem, so callers such as a server can drop the bad item."""
+    kind = PlumeInputTypeError if isinstance(error, TypeError) else PlumeInputError
+    return kind(f"{name}: {error}", problem=str(error), positions=positions)
 
 
 class PlumeInput(Transformer):
@@ -177,11 +176,15 @@ class PlumeInput(Transformer):
             The processor's tensors (``input_ids``, ``attention_mask``, ``mm_token_type_ids``, pixel values, grids).
 
         Raises:
-            ValueError, TypeError: For a bad input, naming it (its position in ``encode``'s list) and the problem.
+            PlumeInputError: For a bad input, naming it (its position in ``encode``'s list) and the problem (also a
+                ``TypeError`` for an unsupported type), or for a bad ``prompt`` (no positions).
         """
+        names, positions = self.input_positions.locate(inputs)  # first: it takes this call's recorded inputs
         if prompt:
-            check_user_text(prompt)
-        names, positions = self.input_positions.locate(inputs)
+            try:
+                check_user_text(prompt)
+            except ValueError as error:  # a setting of the call, not an item: no positions
+                raise PlumeInputError(f"prompt: {error}", problem=f"prompt: {error}") from error
         names = [f"{name} ({describe(item)})" for name, item in zip(names, inputs)]
         parsed = []
         for name, where, item in zip(names, positions, inputs):

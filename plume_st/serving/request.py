@@ -1,9 +1,11 @@
 """The ``/v1/embeddings`` request (vLLM's multimodal schema plus PLUME's settings) and its validation.
 
-A request carries either ``input`` (a string or a list of strings) or ``messages`` (one conversation, or a list of
-conversations, one per item; content parts ``text``, ``image_url``, ``video_url``, with ``data:`` URIs or URLs).
-``encoding_format`` is ``float`` or ``base64`` (little-endian float32, as OpenAI's), ``dimensions`` truncates the
-vectors (sentence-transformers' ``truncate_dim``). PLUME's own fields: ``input_type`` (``query`` / ``document``:
+A request carries either ``input`` (a string or a list of strings, always text) or ``messages`` (one conversation,
+or a list of conversations, one per item; content parts ``text``, ``image_url``, ``video_url``, with ``data:`` URIs,
+or URLs and paths where the server's media policy allows them).
+``encoding_format`` is ``float`` or ``base64`` (little-endian float32, as OpenAI's), ``dimensions`` (1 .. the
+embedding size) truncates the vectors and renormalises them when the model normalises (OpenAI's and vLLM's
+semantics). PLUME's own fields: ``input_type`` (``query`` / ``document``:
 the model's ``encode_query`` / ``encode_document`` prompts), ``prompt`` (an instruction), ``reasoning``,
 ``latent_steps``.
 """
@@ -18,17 +20,29 @@ from pydantic import BaseModel, Field, model_validator
 
 @dataclass(frozen=True)
 class ServeLimits:
-    """What one request may ask for.
+    """What one request may ask for; every limit is checked before the work it guards.
 
     Args:
         max_items: Items per request.
-        max_request_bytes: Size of the request body.
-        max_image_pixels: Pixels of one image or video frame.
+        max_request_bytes: Size of the request body (from ``Content-Length``, and while the body streams in).
+        max_image_pixels: Pixels of one image or video frame (read from the header, before decoding).
+        max_media_per_item: Images and videos in one item.
+        max_media_per_request: Images and videos in one request.
+        max_video_frames: Frames of one video (from its container, before decoding).
+        max_latent_steps: Largest ``latent_steps`` a request may ask for.
+        max_reasoning_tokens: Longest rationale in ``"explicit"`` mode (the model's ``max_new_tokens`` is capped).
+        allow_explicit_reasoning: Whether requests may ask for ``reasoning: "explicit"`` (token-by-token decoding).
     """
 
     max_items: int = 256
     max_request_bytes: int = 64 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
+    max_media_per_item: int = 16
+    max_media_per_request: int = 64
+    max_video_frames: int = 10_000
+    max_latent_steps: int = 16
+    max_reasoning_tokens: int = 512
+    allow_explicit_reasoning: bool = False
 
 
 class EmbeddingRequest(BaseModel):
@@ -38,11 +52,11 @@ class EmbeddingRequest(BaseModel):
     input: str | list[str] | None = None
     messages: list[dict[str, Any]] | list[list[dict[str, Any]]] | None = None
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, gt=0)
+    dimensions: int | None = None
     input_type: Literal["query", "document"] | None = None
     prompt: str | None = None
     reasoning: Literal["latent", "none", "explicit"] | None = None
-    latent_steps: int | None = Field(default=None, ge=0, le=64)
+    latent_steps: int | None = Field(default=None, ge=0)
     user: str | None = None
 
     @model_validator(mode="after")
