@@ -82,7 +82,7 @@ class CorpusEmbedder:
         self.settings = tuple(encode_settings) or (None, None, None, None)
         self.policy = MediaPolicy(allowed_local_media_path=os.sep, allowed_media_domains=allowed_media_domains)
         self.limits = ServeLimits()
-        self.dimension = self.model.get_sentence_embedding_dimension()
+        self.dimension = self.model.get_embedding_dimension()
         self.num_frames = getattr(self.model[0], "num_frames", 8)
 
     def __call__(self, batch: Any) -> Any:

@@ -139,7 +139,7 @@ class PlumeEmbeddingServer:
         self.limits = limits or ServeLimits()
         self.policy = policy or MediaPolicy()
         self.api_key = api_key
-        self.dimension = self.model.get_sentence_embedding_dimension()
+        self.dimension = self.model.get_embedding_dimension()
         self.normalize = any(getattr(module, "normalize", False) is True for module in self.model)
         self.num_frames = getattr(self.model[0], "num_frames", 8)
         for module in self.model:  # cap the rationale of explicit reasoning
