@@ -8,6 +8,10 @@ seed, and writes under ``--out``: ``results.json`` (every run, the summary and t
     python training_scripts/reasoning_experiment.py --config training_scripts/configs/reasoning-cpu.yaml \\
         --out runs/reasoning --figure docs/figures/reasoning.png
 
+With ``task: pointer`` in the config (``configs/reasoning-pointer*.yaml``) it runs the pointer-chasing task instead
+of the grid walk; its figure is hit@1 per hop count (``reasoning.png``) beside hit@1 against compute
+(``reasoning-compute.png``), and latent arms are also read after 0, 1, 2, 4 and 8 steps (the depth curve).
+
 ``--config`` reads the settings from a YAML file (the defaults of ``ExperimentSettings`` are that file's values);
 flags override it. ``--report-only`` rebuilds the table, the targets and the plot from an existing ``results.json``.
 """
@@ -27,6 +31,7 @@ from plume_st.reasoning_task import (
     check_targets,
     markdown_table,
     plot_accuracy_vs_compute,
+    plot_by_steps,
     run_experiment,
     select_arms,
     summarise,
@@ -75,13 +80,22 @@ def main(argv: list[str] | None = None) -> dict:
         results = run_experiment(args.out, select_arms(arm_names), settings)
         results["seconds"] = time.perf_counter() - start
     summary = summarise(results)
-    results["summary"], results["targets"] = summary, check_targets(summary)
+    settings = results["settings"]
+    task = settings.get("task", "grid")
+    results["summary"], results["targets"] = summary, check_targets(summary, task)
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
     table = markdown_table(summary)
     (args.out / "table.md").write_text(table + "\n", encoding="utf8")
-    plot_accuracy_vs_compute(summary, args.out / "reasoning.png")
-    if args.figure:
-        plot_accuracy_vs_compute(summary, args.figure)
+    for figure in (args.out / "reasoning.png", args.figure):
+        if figure is None:
+            continue
+        if task == "pointer":
+            chance = 1 / settings["num_symbols"]
+            plot_by_steps(summary, figure, chance)
+            lines = ((100 * chance, f"chance (1/{settings['num_symbols']})"),)
+            plot_accuracy_vs_compute(summary, figure.with_name(figure.stem + "-compute.png"), lines)
+        else:
+            plot_accuracy_vs_compute(summary, figure)
     print(table)
     for name, target in results["targets"].items():
         print(f"{name}: {target}")

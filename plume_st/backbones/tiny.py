@@ -9,6 +9,7 @@ family's real image and video processors. The folder loads with ``AutoModelForIm
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -84,13 +85,33 @@ def train_byte_level_tokenizer(vocab_size: int = 600) -> PreTrainedTokenizerFast
     return fast
 
 
-def build_tiny_backbone(out_dir: str | Path, family: str = "qwen2_vl", seed: int = 0) -> Path:
+def _resize_text(config: Any, sizes: dict[str, int]) -> None:
+    """Set the language model's sizes; the mRoPE sections (temporal, height, width) keep the tiny 2:3:3 split."""
+    allowed = {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads"}
+    unknown = set(sizes) - allowed
+    if unknown:
+        raise ValueError(f"unknown text_config keys {sorted(unknown)}; choose from {sorted(allowed)}")
+    for key, value in sizes.items():
+        setattr(config, key, value)
+    head_dim = config.hidden_size // config.num_attention_heads
+    if getattr(config, "head_dim", None) is not None:
+        config.head_dim = head_dim
+    config.rope_parameters["mrope_section"] = [head_dim // 8, head_dim // 16 * 3, head_dim // 16 * 3]
+    config.layer_types = ["full_attention"] * config.num_hidden_layers
+
+
+def build_tiny_backbone(
+    out_dir: str | Path, family: str = "qwen2_vl", seed: int = 0, text_config: dict[str, int] | None = None
+) -> Path:
     """Write a tiny random Qwen-VL backbone folder (model, tokenizer, image and video processor).
 
     Args:
         out_dir: Folder to create or overwrite.
         family: ``"qwen2_vl"``, ``"qwen2_5_vl"`` or ``"qwen3_vl"``.
         seed: Seed of the random weights.
+        text_config: Sizes of the language model to use instead of the tiny ones (``hidden_size``,
+            ``intermediate_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``); the
+            multimodal RoPE sections follow the head size.
 
     Returns:
         The folder, loadable with ``AutoModelForImageTextToText`` and ``AutoProcessor``.
@@ -101,6 +122,12 @@ def build_tiny_backbone(out_dir: str | Path, family: str = "qwen2_vl", seed: int
     tokenizer = train_byte_level_tokenizer()
     token_ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in spec.vision_tokens.items()}
     config = spec.tiny_config(vocab_size=len(tokenizer), token_ids=token_ids, pad_token_id=tokenizer.pad_token_id)
+    if text_config:
+        _resize_text(config.text_config, text_config)
+        # The vision merger writes the language model's width (Qwen2-VL calls it hidden_size, later ones
+        # out_hidden_size).
+        width = "out_hidden_size" if hasattr(config.vision_config, "out_hidden_size") else "hidden_size"
+        setattr(config.vision_config, width, config.text_config.hidden_size)
     torch.manual_seed(seed)
     model = spec.model_class(config)
     model.save_pretrained(out_dir)

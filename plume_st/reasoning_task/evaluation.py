@@ -82,8 +82,8 @@ def evaluate_split(
         **encode_kwargs: ``reasoning=``, ``latent_steps=`` (used for queries and candidates alike).
 
     Returns:
-        ``{"hit_at_1", "hit_at_1_by_steps", "positions_per_query", "passes_per_batch", "seconds_per_query",
-        "num_queries", "predictions"}``.
+        ``{"hit_at_1", "hit_at_1_by_steps", "num_queries_by_steps", "positions_per_query", "passes_per_batch",
+        "seconds_per_query", "num_queries", "predictions"}``.
     """
     was_training = model.training
     model.eval()
@@ -102,6 +102,7 @@ def evaluate_split(
     return {
         "hit_at_1": correct.mean().item(),
         "hit_at_1_by_steps": by_steps,
+        "num_queries_by_steps": {int(s): int((split.steps == s).sum()) for s in torch.unique(split.steps)},
         "positions_per_query": meter.positions / len(split.queries),
         "passes_per_batch": meter.passes / num_batches,
         "seconds_per_query": seconds / len(split.queries),

@@ -3,8 +3,9 @@
 For each seed one tiny random Qwen2-VL backbone is built; every arm starts from it, trains ``max_steps`` batches of
 ``batch_size`` pairs through :func:`~plume_st.training.run.train_from_config` (``PlumeTrainer``: the existing
 collator, segmentation, curriculum and ``PlumeLoss``; batches without duplicate answers), is saved under
-``{out}/models/{arm}/seed{seed}`` (``plume-st inspect`` reads it from there), and is scored on the validation, test
-(multi-step) and control (one-step) splits by :func:`~plume_st.reasoning_task.evaluation.evaluate_split`.
+``{out}/models/{arm}/seed{seed}`` (``plume-st inspect`` reads it from there), and is scored on the task's evaluation
+splits (grid: validation, test (multi-step) and control (one-step); pointer: validation and test) by
+:func:`~plume_st.reasoning_task.evaluation.evaluate_split`.
 ``results.json`` is rewritten after every run, so an interrupted experiment keeps what it finished.
 """
 
@@ -32,9 +33,15 @@ from plume_st.training.run import train_from_config
 
 from .arms import Arm
 from .evaluation import evaluate_split, load_split
+from .pointer_task import write_pointer_task
 from .task_files import TaskFiles, write_reasoning_task
 
-EVAL_SPLITS = ("validation", "test", "control")
+TASKS = ("grid", "pointer")
+EVAL_SPLITS = {"grid": ("validation", "test", "control"), "pointer": ("validation", "test")}
+_GRID_SIZES = {"train": 4000, "validation": 150, "test": 300, "control": 150}
+_POINTER_SIZES = {"train": 4000, "validation": 200, "test": 400}
+DEPTH_STEPS = (0, 1, 2, 4, 8)
+"""Latent steps the pointer task's latent arms are also read after (per-call K; the depth curve)."""
 
 
 @dataclass
@@ -42,6 +49,8 @@ class ExperimentSettings:
     """The shared budget and set-up of every arm.
 
     Attributes:
+        task: ``"grid"`` (the grid walk of :mod:`~plume_st.reasoning_task.task_files`) or ``"pointer"`` (pointer
+            chasing in text, :mod:`~plume_st.reasoning_task.pointer_task`).
         max_steps: Optimizer steps per arm.
         batch_size: Pairs per batch (at most 18: a batch never holds one answer twice).
         learning_rate: AdamW learning rate (constant after ``warmup_steps``).
@@ -49,8 +58,12 @@ class ExperimentSettings:
         temperature: tau of both InfoNCE terms (the paper's 0.02 by default).
         reset_optimizer: Clear Adam's moments at each curriculum stage switch (the paper's recipe).
         freeze_vision: Freeze the vision tower except its merger.
-        sizes: Records per split (see :func:`~plume_st.reasoning_task.task_files.write_reasoning_task`).
-        one_step_share: Share of one-step questions in training.
+        sizes: Records per split (``None``: the task's defaults; see the two task writers).
+        one_step_share: Share of one-step questions in training (grid task).
+        num_symbols: Symbols per table, the candidates (pointer task).
+        max_hops: Hop counts 1..``max_hops`` in equal shares (pointer task).
+        backbone: Language-model sizes of the tiny backbone (``hidden_size``, ``num_hidden_layers``, ...; see
+            :func:`~plume_st.backbones.tiny.build_tiny_backbone`); empty: the tiny default (hidden 64, 2 layers).
         task_seed: Seed of the task's scenes and questions.
         seeds: Seeds of the backbone, the adapter and the trainer; every arm runs once per seed.
         eval_batch_size: Encoding batch size of the evaluation.
@@ -59,6 +72,7 @@ class ExperimentSettings:
         jobs: Runs trained at the same time, each in its own process (2 on a 2-core machine).
     """
 
+    task: str = "grid"
     max_steps: int = 1500
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -66,9 +80,11 @@ class ExperimentSettings:
     temperature: float = 0.02
     reset_optimizer: bool = False
     freeze_vision: bool = False
-    sizes: dict[str, int] = field(default_factory=lambda: {"train": 4000, "validation": 150, "test": 300,
-                                                           "control": 150})  # fmt: skip
+    sizes: dict[str, int] | None = None
     one_step_share: float = 0.25
+    num_symbols: int = 12
+    max_hops: int = 4
+    backbone: dict[str, int] = field(default_factory=dict)
     task_seed: int = 0
     seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 32
@@ -77,12 +93,25 @@ class ExperimentSettings:
     jobs: int = 2
 
     def __post_init__(self) -> None:
-        if not 2 <= self.batch_size <= len(CLASSES):
-            raise ValueError(f"batch_size must lie in [2, {len(CLASSES)}] (one answer per row), got {self.batch_size}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.sizes is None:
+            self.sizes = dict(_GRID_SIZES if self.task == "grid" else _POINTER_SIZES)
+        candidates = len(CLASSES) if self.task == "grid" else self.num_symbols
+        if not 2 <= self.batch_size <= candidates:
+            raise ValueError(f"batch_size must lie in [2, {candidates}] (one answer per row), got {self.batch_size}")
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
         if self.jobs < 1 or self.max_steps < 1:
             raise ValueError(f"jobs and max_steps must be positive, got {self.jobs} and {self.max_steps}")
+
+
+def write_task(out_dir: Path, settings: ExperimentSettings) -> TaskFiles:
+    """Write the settings' task (its splits and candidates) into ``out_dir``."""
+    if settings.task == "pointer":
+        return write_pointer_task(out_dir, settings.sizes, settings.num_symbols, settings.max_hops,
+                                  settings.task_seed)  # fmt: skip
+    return write_reasoning_task(out_dir, settings.sizes, settings.one_step_share, settings.task_seed)
 
 
 def build_arm_model(backbone: str | Path, arm: Arm, seed: int, max_new_tokens: int) -> PlumeSentenceTransformer:
@@ -132,7 +161,9 @@ def run_arm(
     """Train, save and score one arm for one seed.
 
     Returns:
-        ``{"arm", "seed", "train_seconds", "stage_losses", "splits": {split: metrics}, "model_dir"}``.
+        ``{"arm", "seed", "train_seconds", "stage_losses", "splits": {split: metrics}, "model_dir"}``, and for a
+        latent arm on the pointer task ``"depth_curve"``: ``{K: test hit@1 by hop count}`` for every K of
+        :data:`DEPTH_STEPS` up to the arm's own.
     """
     model = build_arm_model(backbone, arm, seed, settings.max_new_tokens)
     start = time.perf_counter()
@@ -146,9 +177,9 @@ def run_arm(
         name: evaluate_split(
             result.model, load_split(task.split(name)), candidates, settings.eval_batch_size, reasoning=arm.reasoning
         )  # fmt: skip
-        for name in EVAL_SPLITS
+        for name in EVAL_SPLITS[settings.task]
     }
-    return {
+    run = {
         "arm": arm.name,
         "seed": seed,
         "train_seconds": train_seconds,
@@ -156,6 +187,15 @@ def run_arm(
         "splits": splits,
         "model_dir": str(model_dir),
     }
+    if settings.task == "pointer" and arm.reasoning == "latent":
+        test = load_split(task.split("test"))
+        run["depth_curve"] = {
+            k: evaluate_split(result.model, test, candidates, settings.eval_batch_size, reasoning="latent",
+                              latent_steps=k)["hit_at_1_by_steps"]  # fmt: skip
+            for k in DEPTH_STEPS
+            if k <= arm.latent_steps
+        }
+    return run
 
 
 def _run_job(arm: Arm, seed: int, task: TaskFiles, out_dir: Path, settings: ExperimentSettings) -> dict[str, Any]:
@@ -179,10 +219,10 @@ def run_experiment(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    task = write_reasoning_task(out_dir / "task", settings.sizes, settings.one_step_share, settings.task_seed)
+    task = write_task(out_dir / "task", settings)
     for seed in settings.seeds:
         if not (out_dir / "backbones" / f"seed{seed}" / "config.json").exists():
-            build_tiny_backbone(out_dir / "backbones" / f"seed{seed}", seed=seed)
+            build_tiny_backbone(out_dir / "backbones" / f"seed{seed}", seed=seed, text_config=settings.backbone)
     results: dict[str, Any] = {"settings": asdict(settings), "task": str(task.root), "runs": []}
     jobs = [(seed, arm) for seed in settings.seeds for arm in arms]
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no torch state shared with the parent
@@ -196,8 +236,8 @@ def run_experiment(
             results["runs"] = [finished[index] for index in sorted(finished)]
             results["seconds"] = time.perf_counter() - start
             (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
-            test, control = run["splits"]["test"], run["splits"]["control"]
-            print_fn(f"{run['arm']} seed {run['seed']}: test hit@1 {test['hit_at_1']:.3f}, control "
-                     f"{control['hit_at_1']:.3f}, {test['positions_per_query']:.1f} positions/query, "
-                     f"{run['train_seconds']:.0f} s training")  # fmt: skip
+            test = run["splits"]["test"]
+            by_steps = ", ".join(f"{steps}: {hit:.3f}" for steps, hit in test["hit_at_1_by_steps"].items())
+            print_fn(f"{run['arm']} seed {run['seed']}: test hit@1 {test['hit_at_1']:.3f} (by steps {by_steps}), "
+                     f"{test['positions_per_query']:.1f} positions/query, {run['train_seconds']:.0f} s training")
     return results
