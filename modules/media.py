@@ -3,13 +3,18 @@
 The input's kind is read by sentence-transformers' own :func:`~sentence_transformers.base.modality.infer_modality`,
 so every form it accepts for multimodal models is accepted here:
 
-* text: a string (an empty string too: the PLUME prompt around it is still a valid input);
-* an image: a PIL image, a ``np.ndarray`` / ``torch.Tensor`` of 3 dimensions (HWC or CHW, uint8 or float in
-  [0, 1]), an image path, an ``http(s)://`` URL or a ``data:image/...`` URI (fetched and read by transformers'
-  :func:`~transformers.image_utils.load_image`);
+* text: a string (an empty string too: the PLUME prompt around it is still a valid input). A string is an image or
+  a video only by sentence-transformers' rule: an existing file with a media extension, an ``http(s)://`` URL
+  without spaces whose path ends in a media extension (or a YouTube URL: a video), a ``data:image/`` URI, and here
+  also a ``data:video/`` URI. Every other string is text, whatever paths or URLs it mentions; ``{"image": path}``
+  says that a path is meant (a missing file is then an error);
+* an image: a PIL image, a ``np.ndarray`` / ``torch.Tensor`` of 3 dimensions (HWC or CHW; 1 to 4 channels: grey,
+  grey + alpha, RGB, RGBA; uint8, or float in [0, 1]), an image path, an ``http(s)://`` URL or a ``data:image/...``
+  URI (fetched and read by transformers' :func:`~transformers.image_utils.load_image`), a binary file object
+  (``io.BytesIO``, an open file) holding an image;
 * a video: a list of frames, a 4-D array / tensor (frames x C x H x W or frames x H x W x C; 5-D: several videos),
-  ``{"array": ..., "video_metadata": {...}}``, a torchcodec ``VideoDecoder``, a video path or URL
-  (see :mod:`video_decoding`);
+  ``{"array": ..., "video_metadata": {...}}``, a torchcodec ``VideoDecoder``, a video path or URL, a binary file
+  object holding a video (see :mod:`video_decoding`);
 * chat messages (see :mod:`chat_messages`);
 * a dict with any of the keys ``"text"``, ``"image"`` (one image or a list) and ``"video"`` (one video).
 
@@ -21,21 +26,23 @@ uniformly spaced frames.
 
 from __future__ import annotations
 
+import io
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sentence_transformers.base.modality import infer_modality
-from transformers.image_transforms import to_pil_image
 from transformers.image_utils import load_image as transformers_load_image
 
 from .chat_messages import messages_to_dict
-from .video_decoding import Video, load_video
+from .video_decoding import Video, is_file_object, load_video, read_file_object
 
 SUPPORTED = ["text", "image", "video", "message"]
+ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 INPUT_KEYS = frozenset({"text", "image", "video"})
 URL_PREFIXES = ("http://", "https://")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tiff", ".tif", ".webp")
@@ -61,6 +68,8 @@ class MediaOptions:
         max_aspect_ratio: Images more elongated than this are padded with white to it.
         frame_list_fps: Frame rate assumed for a video given without a rate (2 fps, the qwen-vl-utils default).
         url_timeout: Seconds to wait for an image or video URL.
+        image_resize: Resizes every image (not video frames) after the RGB conversion and the aspect-ratio padding,
+            in place of the ``min_side`` upscaling (the official profile: the authors' smart resize).
     """
 
     num_frames: int = 8
@@ -68,6 +77,7 @@ class MediaOptions:
     max_aspect_ratio: float = 150.0
     frame_list_fps: float = 2.0
     url_timeout: float = 10.0
+    image_resize: Callable[[Image.Image], Image.Image] | None = None
 
 
 def describe(item: Any, limit: int = 80) -> str:
@@ -99,10 +109,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def normalise_image(image: Image.Image, options: MediaOptions) -> Image.Image:
-    """RGB, at least ``min_side`` on the short side, at most ``max_aspect_ratio`` elongated."""
+    """RGB, at most ``max_aspect_ratio`` elongated, then resized by ``options.image_resize`` or, without one, at least
+    ``min_side`` on the short side."""
     image = to_rgb(image)
     width, height = image.size
-    if min(width, height) < options.min_side:
+    if options.image_resize is None and min(width, height) < options.min_side:
         scale = options.min_side / min(width, height)
         width, height = max(options.min_side, round(width * scale)), max(options.min_side, round(height * scale))
         image = image.resize((width, height), Image.Resampling.BICUBIC)
@@ -110,23 +121,69 @@ def normalise_image(image: Image.Image, options: MediaOptions) -> Image.Image:
         short = int(np.ceil(max(width, height) / options.max_aspect_ratio))
         size = (width, short) if width > height else (short, height)
         image = ImageOps.pad(image, size, color=(255, 255, 255))
-    return image
+    return image if options.image_resize is None else options.image_resize(image)
+
+
+def frame_options(options: MediaOptions) -> MediaOptions:
+    """The options for video frames: ``image_resize`` applies to images only (the processor sizes frames)."""
+    return options if options.image_resize is None else replace(options, image_resize=None)
+
+
+def _as_8_bit(array: np.ndarray) -> np.ndarray:
+    """uint8 pixels from uint8, bool, integers in [0, 255], floats in [0, 1] (scaled by 255 and rounded) or
+    integer-valued floats in [0, 255]."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    values = array.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if np.issubdtype(array.dtype, np.floating) and 0.0 <= low and high <= 1.0:
+        return np.rint(values * 255.0).astype(np.uint8)
+    if 0.0 <= low and high <= 255.0 and np.array_equal(values, np.rint(values)):
+        return values.astype(np.uint8)
+    raise ValueError(f"image array values must be uint8, or floats in [0, 1], got {array.dtype} in [{low}, {high}]")
 
 
 def array_to_image(array: np.ndarray | torch.Tensor) -> Image.Image:
-    """A PIL image from a 3-D HWC / CHW array (uint8, or float in [0, 1]); 1 channel becomes grey."""
-    if array.ndim != 3 or 0 in array.shape:
-        raise ValueError(f"an image array must have 3 non-empty dimensions (HWC or CHW), got {tuple(array.shape)}")
+    """A PIL image from a 3-D HWC / CHW array of 1 to 4 channels (grey, grey + alpha, RGB, RGBA; CHW when both axes
+    could hold the channels); uint8, or float in [0, 1]."""
+    shape = tuple(array.shape)
+    if array.ndim != 3 or 0 in shape:
+        raise ValueError(f"an image array must have 3 non-empty dimensions (HWC or CHW), got {shape}")
     if isinstance(array, torch.Tensor):
-        array = array.detach().cpu().numpy()
+        array = array.detach().cpu()
+        array = (array.float() if array.dtype == torch.bfloat16 else array).numpy()
+    if shape[0] in ARRAY_MODES:
+        array = np.moveaxis(array, 0, -1)
+    elif shape[-1] not in ARRAY_MODES:
+        raise ValueError(f"cannot read the image array of shape {shape}: no channel axis of 1 to 4 first or last")
+    channels = array.shape[-1]
+    pixels = _as_8_bit(np.ascontiguousarray(array))
+    return Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode=ARRAY_MODES[channels])
+
+
+def _read_image(source: Any, name: str, options: MediaOptions) -> Image.Image:
+    """A path, URL, data URI or in-memory file, read by transformers' ``load_image`` / PIL and fully loaded."""
     try:
-        return to_pil_image(array)
-    except ValueError as error:
-        raise ValueError(f"cannot read the image array of shape {tuple(array.shape)}: {error}") from error
+        if isinstance(source, io.BytesIO):
+            with Image.open(source) as opened:
+                opened.load()
+                return opened.copy()
+        with transformers_load_image(source, timeout=options.url_timeout) as opened:
+            opened.load()
+            return opened.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"cannot read {name}: {error}") from error
+    except Exception as error:  # httpx errors (offline, timeout, HTTP status), PIL's decompression-bomb guard
+        if isinstance(source, str) and source.startswith(URL_PREFIXES):
+            raise ValueError(f"cannot fetch image URL {source!r}: {type(error).__name__}: {error}") from error
+        raise ValueError(f"cannot read {name}: {type(error).__name__}: {error}") from error
 
 
 def open_image(value: Any, options: MediaOptions) -> Image.Image:
-    """Load a PIL image, an image array, a path, a URL or a data URI as a normalised RGB image."""
+    """Load a PIL image, an image array, a path, a URL, a data URI or a binary file object as a normalised RGB
+    image."""
     if isinstance(value, (np.ndarray, torch.Tensor)):
         image = array_to_image(value)
     elif isinstance(value, Image.Image):
@@ -135,48 +192,58 @@ def open_image(value: Any, options: MediaOptions) -> Image.Image:
         source = os.fspath(value)
         if not source.startswith((*URL_PREFIXES, "data:image/")) and not os.path.isfile(source):
             raise ValueError(f"image file {source!r} does not exist")
-        try:
-            with transformers_load_image(source, timeout=options.url_timeout) as opened:
-                opened.load()
-                image = opened.copy()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise ValueError(f"cannot read image {source[:200]!r}: {error}") from error
-        except Exception as error:  # httpx errors (offline, timeout, HTTP status), PIL's decompression-bomb guard
-            if not source.startswith(URL_PREFIXES):
-                raise ValueError(f"cannot read image {source[:200]!r}: {type(error).__name__}: {error}") from error
-            raise ValueError(f"cannot fetch image URL {source!r}: {type(error).__name__}: {error}") from error
+        image = _read_image(source, f"image {source[:200]!r}", options)
+    elif is_file_object(value):
+        image = _read_image(io.BytesIO(read_file_object(value)), "the image in the file object", options)
     else:
-        raise TypeError(f"an image must be a PIL image, an array, a path or a URL, got {type(value).__name__}")
+        raise TypeError(
+            f"an image must be a PIL image, an array, a path, a URL or a file object, got {type(value).__name__}"
+        )
     if image.width < 1 or image.height < 1:
         raise ValueError(f"image has an empty size {image.size}")
     return normalise_image(image, options)
 
 
-def _path_kind(text: str) -> str | None:
-    """``"image"`` / ``"video"`` for a string that names a media file by its extension and looks like a path (it has
-    a directory part or exists), so that a missing file is an error rather than text, or a ``data:video/`` URI (which
-    sentence-transformers reads as text); ``None`` otherwise."""
+def string_kind(text: str) -> str:
+    """``"image"``, ``"video"`` or ``"text"``: sentence-transformers' rule (an existing file with a media extension,
+    an ``http(s)`` URL without spaces whose path ends in one, a ``data:image/`` URI), plus ``data:video/`` URIs."""
     if text.startswith("data:video/"):
         return "video"
-    if "\n" in text or len(text) >= 4096 or text.startswith(URL_PREFIXES):
-        return None
-    if not (os.path.sep in text or os.path.isfile(text)):
-        return None
-    lowered = text.lower()
-    return "image" if lowered.endswith(IMAGE_EXTENSIONS) else "video" if lowered.endswith(VIDEO_EXTENSIONS) else None
+    return infer_modality(text, supported_modalities=SUPPORTED)
+
+
+def _names_image_file(frame: Any) -> bool:
+    """A frame of a frame list given by name: in a list, a string ending in an image extension can only be a path, so
+    a missing file is an error rather than text."""
+    return isinstance(frame, str) and frame.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def is_frame_list(item: Any) -> bool:
-    """Whether ``item`` is a non-empty list / tuple of frames (images, image arrays or image paths)."""
+    """Whether ``item`` is a non-empty list / tuple of frames (images, image arrays, image paths or file objects)."""
     if not isinstance(item, (list, tuple)) or not item:
         return False
     try:
         return all(
-            infer_modality(frame, SUPPORTED) == "image" or (isinstance(frame, str) and _path_kind(frame) == "image")
+            _names_image_file(frame) or is_file_object(frame) or infer_modality(frame, SUPPORTED) == "image"
             for frame in item
         )
     except ValueError:
         return False
+
+
+def _open_file_object(file: Any, options: MediaOptions) -> ParsedInput:
+    """A bare file object: an image if PIL recognises its bytes, else a video."""
+    data = read_file_object(file)
+    try:
+        Image.open(io.BytesIO(data)).close()
+    except UnidentifiedImageError as image_error:
+        try:
+            return ParsedInput(videos=load_video(io.BytesIO(data), frame_options(options), open_image))
+        except ValueError as video_error:
+            raise ValueError(
+                f"the file object holds neither an image ({image_error}) nor a readable video ({video_error})"
+            ) from video_error
+    return ParsedInput(images=[open_image(io.BytesIO(data), options)])
 
 
 def _as_text(text: Any) -> str:
@@ -196,7 +263,7 @@ def _parse_dict(item: dict[str, Any], options: MediaOptions) -> ParsedInput:
             raise ValueError("'image' is an empty list")
         parsed.images = [open_image(image, options) for image in images]
     if item.get("video") is not None:
-        parsed.videos = load_video(item["video"], options, open_image)
+        parsed.videos = load_video(item["video"], frame_options(options), open_image)
     if item.get("text") is not None:
         parsed.text = _as_text(item["text"])
     elif not (parsed.images or parsed.videos):
@@ -218,12 +285,13 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
     if isinstance(item, (list, tuple)) and not item:
         raise ValueError("video has zero frames")
     if is_frame_list(item):
-        return ParsedInput(videos=load_video(list(item), options, open_image))
+        return ParsedInput(videos=load_video(list(item), frame_options(options), open_image))
+    if is_file_object(item):
+        return _open_file_object(item, options)
     if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(part, str) for part in item):
         raise TypeError("text pairs are not supported: PLUME embeds one input at a time")
-    modality = _path_kind(item) if isinstance(item, str) else None
     try:
-        modality = modality or infer_modality(item, supported_modalities=SUPPORTED)
+        modality = string_kind(item) if isinstance(item, str) else infer_modality(item, supported_modalities=SUPPORTED)
     except ValueError as error:
         if isinstance(item, dict) and not item:
             raise ValueError("empty dict") from error
@@ -237,7 +305,7 @@ def parse_input(item: Any, options: MediaOptions) -> ParsedInput:
     if modality == "image":
         return ParsedInput(images=[open_image(item, options)])
     if modality == "video":
-        return ParsedInput(videos=load_video(item, options, open_image))
+        return ParsedInput(videos=load_video(item, frame_options(options), open_image))
     if modality == "message":
         return _parse_dict(messages_to_dict(item), options)
     raise TypeError(f"unsupported input of modality {modality!r}")

@@ -6,9 +6,9 @@
 * ``{"array": frames, "video_metadata": {"fps", "total_num_frames", "frames_indices", ...}}``: the frames of a longer
   video with their source indices and rate;
 * a torchcodec ``VideoDecoder`` (only the sampled frames are decoded);
-* a file path, an ``http(s)://`` URL or a base64 ``data:video/...`` URI, decoded by transformers'
-  :func:`~transformers.video_utils.load_video` with PyAV (whose wheels bundle FFmpeg), which converts only the
-  sampled frames.
+* a file path, an ``http(s)://`` URL, a base64 ``data:video/...`` URI or a binary file object (``io.BytesIO``, an
+  open file), decoded by transformers' :func:`~transformers.video_utils.load_video` with PyAV (whose wheels bundle
+  FFmpeg), which converts only the sampled frames.
 
 All frames of one video must have one size (a clear error otherwise: resize them first).
 """
@@ -16,6 +16,7 @@ All frames of one video must have one size (a clear error otherwise: resize them
 from __future__ import annotations
 
 import base64
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -51,6 +52,27 @@ def uniform_indices(total: int, count: int) -> list[int]:
     if total <= count:
         return list(range(total))
     return np.linspace(0, total - 1, count).round().astype(int).tolist()
+
+
+def is_file_object(value: Any) -> bool:
+    """Whether ``value`` is a file object (``io.BytesIO``, an open file, anything with ``read``)."""
+    return isinstance(value, io.IOBase) or callable(getattr(value, "read", None))
+
+
+def read_file_object(file: Any) -> bytes:
+    """All bytes of a binary file object, read from its start (as PIL reads one); its position is kept."""
+    seekable = callable(getattr(file, "seekable", None)) and file.seekable()
+    start = file.tell() if seekable else None
+    if seekable:
+        file.seek(0)
+    data = file.read()
+    if start is not None:
+        file.seek(start)
+    if not isinstance(data, bytes):
+        raise ValueError(f"a file object must be opened in binary mode ('rb'); this one reads {type(data).__name__}")
+    if not data:
+        raise ValueError("the file object is empty")
+    return data
 
 
 def _is_single_video(value: Any) -> bool:
@@ -109,14 +131,15 @@ def _from_decoder(decoder: Any, options: Any, opener: Callable) -> Video:
     return _from_frames(list(frames), fps, total, indices, options, opener)
 
 
-def _from_file(source: str, options: Any, opener: Callable) -> Video:
+def _from_file(source: str, options: Any, opener: Callable, name: str | None = None) -> Video:
     is_url = source.startswith(("http://", "https://"))
+    name = name or f"video file {source!r}"
     if not is_url and not os.path.isfile(source):
-        raise ValueError(f"video file {source!r} does not exist")
+        raise ValueError(f"{name} does not exist")
 
     def sample(metadata: Any, **kwargs: Any) -> np.ndarray:
         if not metadata.total_num_frames:
-            raise ValueError(f"video {source!r} has zero frames (or its container does not state its frame count)")
+            raise ValueError(f"{name} has zero frames (or its container does not state its frame count)")
         return np.asarray(uniform_indices(metadata.total_num_frames, options.num_frames))
 
     import av
@@ -125,31 +148,36 @@ def _from_file(source: str, options: Any, opener: Callable) -> Video:
         if not is_url:
             with av.open(source) as container:
                 if not container.streams.video:
-                    raise ValueError(f"video file {source!r} has no video stream")
+                    raise ValueError(f"{name} has no video stream")
         frames, metadata = transformers_load_video(source, backend="pyav", sample_indices_fn=sample)
     except ValueError as error:
         if not isinstance(error, av.FFmpegError):
             raise
-        raise ValueError(f"cannot decode video file {source!r}: {error}") from error
+        raise ValueError(f"cannot decode {name}: {error}") from error
     except Exception as error:  # PyAV / FFmpeg / httpx errors
-        kind = "fetch video URL" if is_url else "decode video file"
-        raise ValueError(f"cannot {kind} {source!r}: {type(error).__name__}: {error}") from error
+        what = f"fetch video URL {source!r}" if is_url else f"decode {name}"
+        raise ValueError(f"cannot {what}: {type(error).__name__}: {error}") from error
     indices = [int(i) for i in metadata.frames_indices]
     return _from_frames(list(frames), float(metadata.fps or 24.0), metadata.total_num_frames, indices, options, opener)
+
+
+def _from_bytes(data: bytes, suffix: str, name: str, options: Any, opener: Callable) -> Video:
+    """Decode a video held in memory (through a temporary file: transformers' loader reads paths)."""
+    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
+        file.write(data)
+        file.flush()
+        return _from_file(file.name, options, opener, name=name)
 
 
 def _from_data_uri(uri: str, options: Any, opener: Callable) -> Video:
     header, _, payload = uri.partition(",")
     if ";base64" not in header or not payload:
         raise ValueError(f"a video data URI must be base64-encoded, got {uri[:60]!r}")
-    suffix = "." + header[len("data:video/") :].split(";")[0]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
-        try:
-            file.write(base64.b64decode(payload, validate=True))
-        except ValueError as error:
-            raise ValueError(f"the video data URI is not valid base64: {error}") from error
-        file.flush()
-        return _from_file(file.name, options, opener)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except ValueError as error:
+        raise ValueError(f"the video data URI is not valid base64: {error}") from error
+    return _from_bytes(data, "." + header[len("data:video/") :].split(";")[0], "the video data URI", options, opener)
 
 
 def _load_one(value: Any, options: Any, opener: Callable) -> Video:
@@ -161,6 +189,8 @@ def _load_one(value: Any, options: Any, opener: Callable) -> Video:
         return _from_metadata_dict(value, options, opener)
     if isinstance(value, str) and value.startswith("data:video/"):
         return _from_data_uri(value, options, opener)
+    if is_file_object(value):
+        return _from_bytes(read_file_object(value), "", "the video in the file object", options, opener)
     if isinstance(value, (str, os.PathLike)):
         return _from_file(os.fspath(value), options, opener)
     if isinstance(value, (np.ndarray, torch.Tensor)):
@@ -169,7 +199,8 @@ def _load_one(value: Any, options: Any, opener: Callable) -> Video:
         return _from_frames(value, options.frame_list_fps, len(value), None, options, opener)
     if isinstance(value, (list, tuple)):
         return _from_frames(list(value), options.frame_list_fps, len(value), None, options, opener)
-    raise TypeError(f"a video must be frames, an array, a VideoDecoder, a dict or a path, got {type(value).__name__}")
+    kinds = "frames, an array, a VideoDecoder, a dict, a path or a file object"
+    raise TypeError(f"a video must be {kinds}, got {type(value).__name__}")
 
 
 def load_video(value: Any, options: Any, opener: Callable) -> list[Video]:

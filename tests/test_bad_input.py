@@ -36,7 +36,7 @@ def test_direct_preprocess_names_its_own_batch_index(model, tmp_path):
         ({}, ValueError, "empty dict"),
         ({"video": []}, ValueError, "video has zero frames"),
         ([], ValueError, "video has zero frames"),
-        ({"image": 3.5}, TypeError, "an image must be a PIL image, an array, a path or a URL"),
+        ({"image": 3.5}, TypeError, "an image must be a PIL image, an array, a path, a URL or a file object"),
         ({"text": 7}, TypeError, "text must be a string"),
         ({"role": "assistant", "content": "hi"}, ValueError, "a 'assistant' turn cannot be embedded"),
         ([{"role": "user", "content": [{"type": "audio"}]}], ValueError, "unsupported content part type 'audio'"),
@@ -57,8 +57,8 @@ def test_missing_and_corrupt_files(model, tmp_path):
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     with pytest.raises(ValueError, match="corrupt.png.*cannot read image"):
         model.encode([str(corrupt)])
-    with pytest.raises(ValueError, match="does not exist"):
-        model.encode([str(tmp_path / "photos" / "gone.jpg")])
+    with pytest.raises(ValueError, match=r"Input 0 .*image file .*gone\.jpg' does not exist"):
+        model.encode([{"image": str(tmp_path / "photos" / "gone.jpg")}])  # a bare missing path is text
     with pytest.raises(ValueError, match="video file .*gone.mp4.* does not exist"):
         model.encode([{"video": str(tmp_path / "gone.mp4")}])
 

@@ -35,7 +35,7 @@ def _corrupt(tmp_path):
 
 
 BAD_ITEMS = {
-    "missing file": (lambda tmp: str(tmp / "photos" / "missing.png"), ValueError, "does not exist"),
+    "missing file": (lambda tmp: {"image": str(tmp / "photos" / "missing.png")}, ValueError, "does not exist"),
     "corrupt image": (_corrupt, ValueError, "cannot read image"),
     "unsupported type": (lambda tmp: {1, 2}, TypeError, "Unsupported input type: set"),
     "empty video": (lambda tmp: {"video": []}, ValueError, "video has zero frames"),
@@ -57,12 +57,13 @@ def test_bad_item_at_37_is_named_by_its_position(model, tmp_path, case):
 
 
 def test_the_issue_example(model):
-    items = ["short", "a much longer text " * 20, "x", "/nonexistent/file.png", "another text " * 10]
-    with pytest.raises(ValueError, match=r"^Input 3 of the inputs given to encode \('/nonexistent/file\.png'\)"):
+    missing = {"image": "/nonexistent/file.png"}  # a bare missing path is text: the dict form says it is an image
+    items = ["short", "a much longer text " * 20, "x", missing, "another text " * 10]
+    with pytest.raises(ValueError, match=r"^Input 3 of the inputs given to encode \(\{'image': '/nonexistent/file"):
         model.encode(items, batch_size=2)
     # the next call names its own positions, not the failed call's
-    with pytest.raises(ValueError, match=r"^Input 1 of the inputs given to encode \('/nonexistent/file\.png'\)"):
-        model.encode(["fine", "/nonexistent/file.png"], batch_size=1)
+    with pytest.raises(ValueError, match=r"^Input 1 of the inputs given to encode \(\{'image': '/nonexistent/file"):
+        model.encode(["fine", missing], batch_size=1)
 
 
 def test_the_same_object_at_two_positions_names_both(model):
@@ -73,8 +74,8 @@ def test_the_same_object_at_two_positions_names_both(model):
 
 def test_a_pickled_copy_names_no_position(model):
     copy = pickle.loads(pickle.dumps(model))  # what sentence-transformers' worker processes receive
-    with pytest.raises(ValueError, match=r"^An input \('/nonexistent/file\.png'\): image file"):
-        copy.encode(["a", "/nonexistent/file.png"])
+    with pytest.raises(ValueError, match=r"^An input \(\{'image': '/nonexistent/file\.png'\}\): image file"):
+        copy.encode(["a", {"image": "/nonexistent/file.png"}])
 
 
 def test_good_batches_are_unaffected(model):
@@ -96,8 +97,8 @@ def test_multi_process_pool_encodes_like_one_process_and_names_no_wrong_position
     try:
         pooled = model.encode(items, pool=pool, chunk_size=2)
         torch.testing.assert_close(torch.as_tensor(pooled), torch.as_tensor(expected), atol=1e-5, rtol=0)
-        with pytest.raises(Exception, match=r"An input \('/nonexistent/file\.png'\): image file") as caught:
-            model.encode(["a", "b", "c", "/nonexistent/file.png"], pool=pool, chunk_size=2)
+        with pytest.raises(Exception, match=r"An input \(\{'image': '/nonexistent/file\.png'\}\): image") as caught:
+            model.encode(["a", "b", "c", {"image": "/nonexistent/file.png"}], pool=pool, chunk_size=2)
         assert "Input 1 of" not in str(caught.value)  # its index inside the worker's chunk is not the user's
     finally:
         model.stop_multi_process_pool(pool)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from drawing import draw_frames, draw_image
+from PIL import Image
 from test_bad_input import _write_video
 
 ATOL = 1e-5
@@ -141,3 +142,95 @@ def test_video_decoder_equals_the_file(model, tmp_path):
     _write_video(clip, draw_frames(5, count=12, size=(64, 64)))
     expected = _encode(model, [str(clip)])
     torch.testing.assert_close(_encode(model, [decoders.VideoDecoder(str(clip))]), expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("See the diagram in docs/architecture.png", "text"),
+        ("docs/architecture.png", "text"),  # no such file
+        ("holiday.jpg", "text"),
+        ("and/or the .mp4", "text"),
+        ("Logo source: https://example.com/logo.png", "text"),
+        ("https://example.com/my logo.png", "text"),  # a URL has no spaces
+        ("https://example.com/logo.png", "image"),
+        ("https://example.com/logo.PNG?size=2", "image"),  # the URL's path ends in the extension
+        ("https://example.com/clip.mp4", "video"),
+        ("https://example.com/page.html", "text"),
+        ("data:image/png;base64,AAAA", "image"),
+        ("data:video/mp4;base64,AAAA", "video"),
+    ],
+)
+def test_strings_follow_the_sentence_transformers_rule(text, kind):
+    from plume_st.modules.media import string_kind
+
+    assert string_kind(text) == kind
+
+
+def test_text_that_mentions_paths_and_urls_embeds_as_text(model, tmp_path):
+    image = draw_image(8)
+    image.save(tmp_path / "photo.png")
+    _write_video(tmp_path / "clip.mp4", draw_frames(5, count=4, size=(64, 64)))
+    texts = [
+        "See the diagram in docs/x.png",
+        "Logo source: https://example.com/logo.png and more",
+        f"The scan at {tmp_path}/missing.jpg was lost",
+        "and/or the .mp4",
+        "holiday.jpg",
+        str(tmp_path / "missing.jpg"),
+    ]
+    encoded = _encode(model, [str(tmp_path / "photo.png"), *texts, str(tmp_path / "clip.mp4")])
+    expected = _encode(model, [image, *[{"text": text} for text in texts], {"video": str(tmp_path / "clip.mp4")}])
+    torch.testing.assert_close(encoded, expected, atol=ATOL, rtol=0)
+    assert (encoded[0] - encoded[1]).abs().max() > 1e-3  # the existing path is the image, not its name as text
+    with pytest.raises(ValueError, match=r"Input 1 of the inputs given to encode .*image file 'missing\.jpg' does"):
+        model.encode(["fine", {"image": "missing.jpg"}])
+    part = {"type": "image", "image": "missing.jpg"}
+    with pytest.raises(ValueError, match=r"Input 0 of the inputs given to encode .*image file 'missing\.jpg' does"):
+        model.encode([[{"role": "user", "content": [part, {"type": "text", "text": "x"}]}]])
+
+
+def _with_alpha(image, mode: str, seed: int):
+    """``image`` in ``mode`` (``"RGBA"`` or ``"LA"``) with a random alpha channel (transparent to opaque)."""
+    alpha = np.random.default_rng(seed).integers(0, 256, (image.height, image.width), dtype=np.uint8)
+    converted = image.convert(mode[:-1])
+    converted.putalpha(Image.fromarray(alpha))
+    return converted
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_arrays_equal_the_pil_image_over_white(model, mode):
+    image = _with_alpha(draw_image(9), mode, seed=1)
+    hwc = np.array(image)
+    chw = torch.from_numpy(hwc).permute(2, 0, 1).contiguous()
+    forms = [hwc, chw, hwc.astype(np.float32) / 255, chw.float() / 255, {"image": chw, "text": "q"}]
+    expected = _encode(model, [image] * 4 + [{"image": image, "text": "q"}])
+    torch.testing.assert_close(_encode(model, forms), expected, atol=ATOL, rtol=0)
+    white = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA")).convert("RGB")
+    torch.testing.assert_close(expected[0], _encode(model, [white])[0], atol=ATOL, rtol=0)
+
+
+def test_file_objects_are_read_like_paths(model, tmp_path):
+    image, frames = draw_image(10), draw_frames(6, count=4, size=(64, 64))
+    image.save(tmp_path / "photo.png")
+    _write_video(tmp_path / "clip.mp4", frames)
+    buffer = io.BytesIO(_png_bytes(image))
+    buffer.seek(0, io.SEEK_END)  # as left by image.save(buffer): read from the start all the same
+    clip = io.BytesIO((tmp_path / "clip.mp4").read_bytes())
+    with open(tmp_path / "photo.png", "rb") as opened:
+        forms = [buffer, opened, {"image": buffer, "text": "q"}, clip, {"video": clip, "text": "v"}, [buffer, buffer]]
+        encoded = _encode(model, forms)
+    video = str(tmp_path / "clip.mp4")
+    expected = _encode(
+        model, [image, image, {"image": image, "text": "q"}, video, {"video": video, "text": "v"}, [image, image]]
+    )
+    torch.testing.assert_close(encoded, expected, atol=ATOL, rtol=0)
+    assert buffer.tell() == len(buffer.getvalue())  # the position is kept
+
+
+def test_a_file_object_of_garbage_fails_naming_it(model):
+    with pytest.raises(ValueError, match=r"Input 1 of the inputs given to encode \(<BytesIO>\): the file object holds "
+                                         r"neither an image .* nor a readable video"):
+        model.encode(["fine", io.BytesIO(b"not an image and not a video")])
+    with pytest.raises(ValueError, match=r"Input 0 .*cannot read the image in the file object"):
+        model.encode([{"image": io.BytesIO(b"garbage"), "text": "x"}])
