@@ -327,7 +327,11 @@ def parse_input_argument(argument: str) -> str | dict[str, Any]:
 
 
 def inspect_model(
-    model_name_or_path: str, arguments: list[str], out_dir: str | os.PathLike, latent_steps: int | None = None
+    model_name_or_path: str,
+    arguments: list[str],
+    out_dir: str | os.PathLike,
+    latent_steps: int | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> Trajectory:
     """``plume-st inspect``: load the model, compute the trajectory of the inputs, print the table, save the files.
 
@@ -336,6 +340,8 @@ def inspect_model(
         arguments: The command-line inputs (see :func:`parse_input_argument`); they label the rows.
         out_dir: Folder for ``trajectory.png`` and ``trajectory.json``.
         latent_steps: K (default: the model's own).
+        model_kwargs: Passed to ``from_pretrained`` of the backbone (``dtype``, ``attn_implementation``; see
+            :func:`plume_st.precision.model_kwargs_for`).
 
     Returns:
         The trajectory.
@@ -344,9 +350,10 @@ def inspect_model(
     if latent_steps is not None:
         _check_latent_steps(latent_steps)
     try:
-        model = SentenceTransformer(model_name_or_path, trust_remote_code=True)
+        model = SentenceTransformer(model_name_or_path, trust_remote_code=True, model_kwargs=model_kwargs)
     except OSError as error:
         raise ValueError(f"cannot load the model {model_name_or_path!r}: {error}") from error
+    print(f"{model_name_or_path}: {str(model.dtype).removeprefix('torch.')} on {model.device}")
     result = trajectory(model, inputs, latent_steps=latent_steps, labels=[input_label(a) for a in arguments])
     print_table(result)
     for path in save_trajectory(result, out_dir):

@@ -11,20 +11,32 @@ plume-st, the saved dtype otherwise), except on a CPU without native bfloat16 ar
 products through float32 and converts at every operation, so a bfloat16 model is slower than the same model in
 float32 (``benchmarks/encode_modes.py --compare-dtypes`` measures both). ``auto`` never chooses bfloat16 for a
 float32 checkpoint: that would change the embeddings (to cosine ~0.9999) without being asked.
+
+torch is imported when a dtype is resolved, not with the module: the command lines import it to describe options.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 """The values of ``--dtype``."""
+DTYPE_HELP = (
+    "auto | float32 | bfloat16 | float16. auto: the checkpoint's dtype, but float32 on a CPU without bfloat16 "
+    "instructions (AVX512-BF16 / AMX); bfloat16 is faster only on a CPU with them, or on a GPU."
+)
+"""The help text of ``--dtype``."""
+ATTN_HELP = "Attention implementation of the backbone: sdpa | eager | flash_attention_2 (default: transformers')."
+"""The help text of ``--attn-implementation``."""
 
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has bfloat16 instructions (x86 AVX512-BF16 or AMX), as PyTorch's cpuinfo reports them."""
+    import torch
+
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
@@ -39,6 +51,8 @@ def resolve_dtype(dtype: str, device: str | None = None) -> torch.dtype | None:
     Raises:
         ValueError: For a value outside :data:`DTYPES`.
     """
+    import torch
+
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if dtype != "auto":

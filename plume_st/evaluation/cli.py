@@ -13,21 +13,24 @@ import typer
 
 from plume_st.evaluation.protocol import NDCG_VARIANTS, PROTOCOLS
 from plume_st.evaluation.registry import MODALITIES, format_registry, select_datasets
+from plume_st.precision import ATTN_HELP, DTYPE_HELP, model_kwargs_for
 
 REASONING_MODES = ("latent", "none", "explicit")
 
 
-def load_model(name: str, device: str | None = None) -> Any:
+def load_model(name: str, device: str | None = None, model_kwargs: dict[str, Any] | None = None) -> Any:
     """Load a sentence-transformers model (path or Hub id) with ``trust_remote_code=True``.
 
-    Under ``torchrun`` on GPUs each rank takes ``cuda:<LOCAL_RANK>`` unless ``device`` is given.
+    Under ``torchrun`` on GPUs each rank takes ``cuda:<LOCAL_RANK>`` unless ``device`` is given. ``model_kwargs``
+    (``dtype``, ``attn_implementation``: :func:`plume_st.precision.model_kwargs_for`) go to the backbone's
+    ``from_pretrained``.
     """
     import torch
     from sentence_transformers import SentenceTransformer
 
     if device is None and torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
         device = f"cuda:{os.environ['LOCAL_RANK']}"
-    return SentenceTransformer(name, trust_remote_code=True, device=device)
+    return SentenceTransformer(name, trust_remote_code=True, device=device, model_kwargs=model_kwargs)
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -52,6 +55,8 @@ def eval_command(
     rank: int | None = typer.Option(None, help="This process's rank (default: $RANK or 0)."),
     world_size: int | None = typer.Option(None, help="Number of processes (default: $WORLD_SIZE or 1)."),
     device: str | None = typer.Option(None, help="Device for the model (default: sentence-transformers' choice)."),
+    dtype: str = typer.Option("auto", help=DTYPE_HELP),
+    attn_implementation: str | None = typer.Option(None, help=ATTN_HELP),
     list_datasets: bool = typer.Option(False, "--list", help="Print the 78 datasets and exit."),
     protocol: str = typer.Option(
         "vlm2vec", help="vlm2vec: the public harness's conventions (leaderboard-comparable) | plume: plume-st's own."
@@ -81,13 +86,17 @@ def eval_command(
         raise typer.BadParameter(f"--ndcg must be one of {', '.join(NDCG_VARIANTS)}, not {ndcg!r}.")
     if mods and set(mods) - set(MODALITIES):
         raise typer.BadParameter(f"--modalities takes {', '.join(MODALITIES)}, got {modalities!r}.")
+    try:
+        model_kwargs = model_kwargs_for(dtype, attn_implementation, device)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
     from plume_st.evaluation.report import report_markdown
     from plume_st.evaluation.runner import evaluate_mmeb
 
     report = evaluate_mmeb(
-        load_model(model, device), data, out, modalities=mods, datasets=_split(datasets), batch_size=batch_size,
-        reasoning=reasoning, annotations_root=annotations, from_hub=from_hub, rank=rank, world_size=world_size,
-        max_queries=max_queries, model_source=model, protocol=protocol, ndcg=ndcg,
+        load_model(model, device, model_kwargs), data, out, modalities=mods, datasets=_split(datasets),
+        batch_size=batch_size, reasoning=reasoning, annotations_root=annotations, from_hub=from_hub, rank=rank,
+        world_size=world_size, max_queries=max_queries, model_source=model, protocol=protocol, ndcg=ndcg,
     )  # fmt: skip
     if report is not None:
         typer.echo(report_markdown(report).split("\n## Datasets")[0])

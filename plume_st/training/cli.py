@@ -19,16 +19,27 @@ def train_command(
     resume: str | None = typer.Option(
         None, help="Resume from this checkpoint folder ('latest': the newest checkpoint in the output folder)."
     ),
+    dtype: str | None = typer.Option(
+        None,
+        help="Override model.dtype: auto | float32 | bfloat16 | float16 (auto in training: bfloat16 on a GPU that "
+        "has it, else float32).",
+    ),
+    attn_implementation: str | None = typer.Option(None, help="Override model.attn_implementation."),
 ) -> None:
     """Train a PLUME model through the explicit-to-latent curriculum, as CONFIG.yaml says."""
     from plume_st.training.run import train_from_config
     from plume_st.training.train_config import load_config
 
     raw = _read(config)
-    if output_dir is not None:
-        raw.setdefault("training", {})["output_dir"] = str(output_dir)
-    if max_steps is not None:
-        raw.setdefault("training", {})["max_steps"] = max_steps
+    overrides = {
+        ("training", "output_dir"): None if output_dir is None else str(output_dir),
+        ("training", "max_steps"): max_steps,
+        ("model", "dtype"): dtype,
+        ("model", "attn_implementation"): attn_implementation,
+    }
+    for (section, key), value in overrides.items():
+        if value is not None:
+            raw.setdefault(section, {})[key] = value
     settings = load_config(raw)
     result = train_from_config(settings, resume_from_checkpoint=True if resume == "latest" else resume)
     if result.trainer.is_world_process_zero():

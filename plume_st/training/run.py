@@ -18,6 +18,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraini
 
 from plume_st.backbones.tiny import build_tiny_backbone
 from plume_st.build import build_plume_model
+from plume_st.precision import resolve_dtype
 
 from .curriculum import CurriculumSchedule
 from .data.synthetic_data import write_synthetic_ume
@@ -60,7 +61,7 @@ class _WorkDir:
 def build_model(model_config: dict[str, Any], work_dir: Any) -> Any:
     """The PLUME model a config names (a fresh one on a backbone, or an existing PLUME folder)."""
     dtype = model_config.get("dtype", "auto")
-    torch_dtype = best_dtype() if dtype == "auto" else getattr(torch, dtype)
+    torch_dtype = best_dtype() if dtype == "auto" else resolve_dtype(dtype)  # checked against --dtype's choices
     model_kwargs = {"dtype": torch_dtype}
     if model_config.get("attn_implementation"):
         model_kwargs["attn_implementation"] = model_config["attn_implementation"]

@@ -35,7 +35,7 @@ def test_fixture_then_eval_writes_a_report(tmp_path, monkeypatch, module_encoder
     made = runner.invoke(_app(), ["eval-fixture", str(data)])
     assert made.exit_code == 0 and "Wrote 24 datasets" in made.output
     encoder = module_encoder(constant=True)
-    monkeypatch.setattr(cli, "load_model", lambda name, device=None: encoder)
+    monkeypatch.setattr(cli, "load_model", lambda name, device=None, model_kwargs=None: encoder)
     (tmp_path / "my-model").mkdir()
     monkeypatch.chdir(tmp_path)  # MODEL is a relative folder: the cache records its absolute path
     args = ["eval", "my-model", "--data", str(data), "--out", str(out), "--datasets", "ImageNet-1K,HMDB51",
