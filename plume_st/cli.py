@@ -58,11 +58,18 @@ def demo(
     out: Path | None = typer.Option(None, help="Working folder (default: a new temporary folder)."),
     family: str = typer.Option("qwen2_vl", help="Backbone family of the tiny model."),
     max_steps: int = typer.Option(72, help="Training steps through the five curriculum stages."),
+    matryoshka_dims: str | None = typer.Option(
+        None, help='Also train these prefixes of the 64-dim embedding, e.g. "32,16" (prints hit@1 per size).'
+    ),
 ) -> None:
     """Train a tiny PLUME model through the curriculum offline, save, reload and encode text, image, video, PDF."""
-    from plume_st.demo import run_demo
+    from plume_st.demo import parse_dims, run_demo
 
-    run_demo(out, family=family, max_steps=max_steps)
+    try:
+        dims = parse_dims(matryoshka_dims) if matryoshka_dims else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--matryoshka-dims") from error
+    run_demo(out, family=family, max_steps=max_steps, matryoshka_dims=dims)
 
 
 @app.command("inspect")

@@ -53,14 +53,41 @@ def format_table(labels: list[str], scores) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out_dir: str | Path | None = None, family: str = "qwen2_vl", max_steps: int = 72) -> Path:
-    """Run the demo; returns the folder of the trained, saved model."""
+def parse_dims(text: str) -> list[int]:
+    """``"64,32,16"`` -> ``[64, 32, 16]``.
+
+    Raises:
+        ValueError: For an entry that is not a positive whole number.
+    """
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"expected comma-separated positive sizes such as '32,16', got {text!r}")
+    return [int(part) for part in parts]
+
+
+def run_demo(
+    out_dir: str | Path | None = None,
+    family: str = "qwen2_vl",
+    max_steps: int = 72,
+    matryoshka_dims: list[int] | None = None,
+) -> Path:
+    """Run the demo; returns the folder of the trained, saved model.
+
+    Args:
+        out_dir: Working folder (default: a new temporary folder).
+        family: Backbone family of the tiny model.
+        max_steps: Training steps through the five curriculum stages.
+        matryoshka_dims: Also train these prefixes of the 64-dimensional embedding (Matryoshka); the report lists
+            hit@1 per size and the saved model records them.
+    """
     from plume_st.training.demo_training import run_training_demo
 
     workdir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="plume-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"PLUME demo in {workdir}: tiny random {family} backbone, K = 8 latent steps, 4 + 1 experts, top-2")
-    result = run_training_demo(workdir / "training", max_steps=max_steps, family=family)
+    result = run_training_demo(
+        workdir / "training", max_steps=max_steps, family=family, matryoshka_dims=matryoshka_dims
+    )
     model_dir, loaded = Path(result["model_dir"]), result["model"]  # reloaded from disk by the training demo
     labels, inputs = demo_inputs(workdir)
     for reasoning in ("latent", "none"):

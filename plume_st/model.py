@@ -31,12 +31,17 @@ def matryoshka_dims(model: Any) -> list[int] | None:
 
     Pass one as ``truncate_dim`` (``SentenceTransformer(..., truncate_dim=256)`` or ``encode(..., truncate_dim=256)``).
     """
-    dims = getattr(model[0].causal_lm.config, MATRYOSHKA_CONFIG_KEY, None)
+    config = getattr(getattr(model[0], "causal_lm", None), "config", None)  # None for a model that is not PLUME
+    dims = getattr(config, MATRYOSHKA_CONFIG_KEY, None)
     return [int(dim) for dim in dims] if dims else None
 
 
 def set_matryoshka_dims(model: Any, dims: list[int] | tuple[int, ...] | None) -> None:
-    """Record the Matryoshka sizes on the model (saved with it); ``None`` clears them."""
+    """Record the Matryoshka sizes on the model (saved with it); ``None`` clears them.
+
+    :class:`~plume_st.training.losses.plume_loss.PlumeLoss` records its ``matryoshka_dims`` itself; after training
+    with sentence-transformers' ``MatryoshkaLoss`` call ``set_matryoshka_dims(model, loss.matryoshka_dims)``.
+    """
     config = model[0].causal_lm.config
     if dims:
         setattr(config, MATRYOSHKA_CONFIG_KEY, sorted(map(int, dims), reverse=True))

@@ -45,6 +45,19 @@ Based Universal Multimodal Embedding*, [arXiv 2604.02073]($paper_url), code: $co
 """
 
 
+MATRYOSHKA_SECTION = """
+### Matryoshka dimensions
+
+This model was trained with Matryoshka representation learning: the first $dims dimensions of its embedding were
+each trained to retrieve on their own (renormalised). Keep a prefix to store smaller vectors:
+
+```python
+model = SentenceTransformer("$model_id", trust_remote_code=True, truncate_dim=$smallest)
+# or per call: model.encode(inputs, truncate_dim=$smallest)
+```
+"""
+
+
 def split_sections(markdown: str) -> tuple[str, list[str]]:
     """Split a card into its front matter (with the ``---`` lines) and its level-2 sections (code fences respected)."""
     front = ""
@@ -94,11 +107,23 @@ def official_section(model: Any) -> str:
     )
 
 
+def matryoshka_section(model: Any, model_id: str) -> str:
+    """The Matryoshka usage section for a model trained with Matryoshka dimensions (empty otherwise)."""
+    from plume_st.model import matryoshka_dims  # plume_st.model imports this module
+
+    dims = matryoshka_dims(model)
+    if not dims:
+        return ""
+    listed = ", ".join(map(str, dims[:-1])) + f" and {dims[-1]}" if len(dims) > 1 else str(dims[0])
+    return Template(MATRYOSHKA_SECTION).substitute(dims=listed, model_id=model_id, smallest=dims[-1])
+
+
 def card_values(model: Any) -> dict[str, Any]:
     """The template's fields, read from the model's modules."""
     input_module, rollout = model[0], model[1]
     config = input_module.causal_lm.config
     hub_id = backbone_id(config)
+    model_id = model.model_card_data.model_id or "path/to/this-model"
     return {
         "title": f"PLUME on {hub_id.split('/')[-1] if hub_id else config.model_type}",
         "backbone": f"`{hub_id}`" if hub_id else "a local backbone (no Hub id)",
@@ -113,7 +138,8 @@ def card_values(model: Any) -> dict[str, Any]:
         "profile": getattr(input_module, "profile", "default"),
         "num_frames": input_module.num_frames,
         "official_section": official_section(model),
-        "model_id": model.model_card_data.model_id or "path/to/this-model",
+        "model_id": model_id,
+        "matryoshka_section": matryoshka_section(model, model_id),
     }
 
 

@@ -47,6 +47,9 @@ def eval_command(
     datasets: list[str] | None = typer.Option(None, "--datasets", help="Dataset names (repeat or comma-separate)."),
     batch_size: int = typer.Option(16, help="encode() batch size."),
     reasoning: str | None = typer.Option(None, help="latent | none | explicit (passed to encode; default: model's)."),
+    truncate_dim: int | None = typer.Option(
+        None, "--truncate-dim", help="Keep the first N embedding dimensions (a Matryoshka size; default: all)."
+    ),
     annotations: Path | None = typer.Option(None, help="Local annotations folder (default: DATA/annotations)."),
     from_hub: bool = typer.Option(False, "--from-hub", help="Load annotations missing locally from the HF Hub."),
     max_queries: int | None = typer.Option(
@@ -80,6 +83,8 @@ def eval_command(
         raise typer.BadParameter("MODEL, --data and --out are required (or use --list).")
     if reasoning is not None and reasoning not in REASONING_MODES:
         raise typer.BadParameter(f"--reasoning must be one of {', '.join(REASONING_MODES)}, not {reasoning!r}.")
+    if truncate_dim is not None and truncate_dim < 1:
+        raise typer.BadParameter(f"--truncate-dim must be a positive number of dimensions, not {truncate_dim}.")
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}.")
     if ndcg is not None and ndcg not in NDCG_VARIANTS:
@@ -97,6 +102,7 @@ def eval_command(
         load_model(model, device, model_kwargs), data, out, modalities=mods, datasets=_split(datasets),
         batch_size=batch_size, reasoning=reasoning, annotations_root=annotations, from_hub=from_hub, rank=rank,
         world_size=world_size, max_queries=max_queries, model_source=model, protocol=protocol, ndcg=ndcg,
+        truncate_dim=truncate_dim,
     )  # fmt: skip
     if report is not None:
         typer.echo(report_markdown(report).split("\n## Datasets")[0])

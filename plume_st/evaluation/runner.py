@@ -122,6 +122,7 @@ def evaluate_mmeb(
     show_progress_bar: bool = True,
     protocol: str = "vlm2vec",
     ndcg: str | None = None,
+    truncate_dim: int | None = None,
 ) -> dict[str, Any] | None:
     """Evaluate ``model`` on MMEB-v2 datasets and write scores, predictions and the report into ``out_dir``.
 
@@ -149,18 +150,25 @@ def evaluate_mmeb(
             (:mod:`plume_st.evaluation.protocol`); a model of the official profile gets the authors' prompt style.
         ndcg: Graded NDCG value the report's means use, ``"reference"`` or ``"correct"`` (default: the protocol's);
             score files hold both.
+        truncate_dim: Keep the first n dimensions of every embedding (``encode(truncate_dim=...)``; part of the
+            cache settings, so a cache of another size is refused).
 
     Returns:
         The report dictionary (rank 0) or ``None`` (other ranks).
 
     Raises:
-        ValueError: An unknown ``protocol`` or ``ndcg``.
+        ValueError: An unknown ``protocol`` or ``ndcg``, or a ``truncate_dim`` outside 1..the embedding size.
     """
     env_rank, env_world = distributed_rank()
     rank = env_rank if rank is None else rank
     world_size = env_world if world_size is None else world_size
     out_dir, data_root = Path(out_dir), Path(data_root)
     encode_kwargs = {"reasoning": reasoning} if reasoning else {}
+    if truncate_dim is not None:
+        full = model.get_embedding_dimension() if callable(getattr(model, "get_embedding_dimension", None)) else None
+        if truncate_dim < 1 or (full is not None and truncate_dim > full):
+            raise ValueError(f"truncate_dim must be between 1 and the embedding size {full}, got {truncate_dim}")
+        encode_kwargs["truncate_dim"] = truncate_dim
     run_protocol = protocol_for(protocol, model)
     if ndcg is not None and ndcg not in NDCG_VARIANTS:
         raise ValueError(f"ndcg must be one of {', '.join(NDCG_VARIANTS)}, not {ndcg!r}")
