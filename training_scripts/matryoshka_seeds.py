@@ -41,6 +41,7 @@ def config_for(folder: Path, seed: int, dims: list[int] | None, args: argparse.N
         "curriculum": curriculum,
         "data": {"synthetic": {"num_records": args.num_records, "seed": seed, "folder": str(folder / "data"),
                                "kinds": args.kinds}},  # fmt: skip
+        "finetune": {"freeze_vision": not args.train_vision},
         "loss": {"matryoshka_dims": dims, "matryoshka_weights": args.matryoshka_weights if dims else None},
         "training": {
             "output_dir": str(folder / "trainer"),
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--ratios", type=float, nargs="*", default=None, help="curriculum ratios (default: demo's)")
     parser.add_argument("--matryoshka-dims", type=int, nargs="+", default=[64, 32, 16])
     parser.add_argument("--matryoshka-weights", type=float, nargs="+", default=None)
+    parser.add_argument("--train-vision", action="store_true", help="train the vision tower too (default frozen)")
     parser.add_argument("--kinds", nargs="+", default=["shapes_i2t", "shapes_t2i", "motion_v2t"])
     args = parser.parse_args()
     torch.set_num_threads(1)
