@@ -11,20 +11,37 @@ zero that depends on every trainable parameter so each one reports a gradient ev
 For the same reason accelerate's autocast (``bf16`` / ``fp16`` arguments) covers only the prefix pass: the trainer
 hands the arguments' precision to the loss (``loss.mixed_precision``), which autocasts the whole training forward.
 Under DDP it also sets ``dataloader_drop_last``: the cross-rank InfoNCE gathers equal-sized batches from every rank.
+
+FSDP (an accelerate config with ``distributed_type: FSDP``, or ``fsdp`` in the arguments) shards the model with
+PLUME's own FSDP2 plan (:mod:`plume_st.training.fsdp`) and hands the trainer the sharded model, as for a model
+sharded at load time: no DDP wrapper, each rank keeps its shard. Checkpoints gather the full weights into an
+ordinary PLUME folder and the full optimizer state into ``optimizer.pt``; resuming scatters both back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
+import torch
 from sentence_transformers import SentenceTransformerTrainer
 from sentence_transformers.base.modules import Module
+from torch.distributed.fsdp import FSDPModule
 
 from plume_st.modules.source_export import class_reference
 
 from .curriculum import CurriculumSchedule
 from .curriculum_callback import CurriculumCallback
 from .data.collator import PlumeDataCollator
+from .fsdp import (
+    fsdp_requested,
+    full_optimizer_state_dict,
+    gathered_parameters,
+    load_full_optimizer_state_dict,
+    load_full_state_dict,
+    shard_plume_model,
+)
 from .losses.plume_loss import PlumeLoss
 
 
@@ -92,6 +109,61 @@ class PlumeTrainer(SentenceTransformerTrainer):
             callbacks=callbacks,
             **kwargs,
         )
+        self.fsdp_sharded = False
+        if args is not None and args.world_size > 1 and fsdp_requested(args):
+            self._shard()
+
+    def _shard(self) -> None:
+        """Shard the model with PLUME's FSDP2 plan; the trainer then treats it as sharded at load time."""
+        plugin = getattr(self.accelerator.state, "fsdp_plugin", None)
+        if plugin is not None and plugin.activation_checkpointing:
+            raise ValueError(
+                "fsdp_activation_checkpointing recomputes the decoder layers, which write PLUME's KV cache a second "
+                "time; set fsdp_activation_checkpointing: false"
+            )
+        if self.args.gradient_checkpointing:
+            raise ValueError(
+                "gradient_checkpointing drops the KV cache that PLUME's latent rollout continues, with FSDP as "
+                "without it; set training.gradient_checkpointing: false"
+            )
+        shard_plume_model(self.model)
+        self.fsdp_sharded = True
+        # Sentence-transformers' trainer then neither wraps the model in DDP nor moves it; accelerate's own FSDP
+        # wrapping (GPU) is replaced by PLUME's plan.
+        self.is_distributed_loading_by_transformers = True
+        self.is_fsdp_enabled = False
+
+    @contextlib.contextmanager
+    def _defer_fsdp_gradient_reduction(self):
+        """Gradient accumulation: reduce-scatter only after the last micro-batch."""
+        self.model.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            self.model.set_requires_gradient_sync(True)
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model; a sharded model is gathered first (every rank takes part, the main one writes)."""
+        if not self.fsdp_sharded:
+            return super().save_model(output_dir, _internal_call=_internal_call)
+        with gathered_parameters(self.model, writer=self.args.should_save):
+            if self.args.should_save:
+                self._save(output_dir if output_dir is not None else self.args.output_dir)
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        if not self.fsdp_sharded:
+            return super()._save_optimizer_and_scheduler(output_dir)
+        state = full_optimizer_state_dict(self.model, _inner_optimizer(self.optimizer))
+        if self.args.should_save:
+            torch.save(state, os.path.join(output_dir, _OPTIMIZER_NAME))
+            torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, _SCHEDULER_NAME))
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        if not self.fsdp_sharded or checkpoint is None:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        state = torch.load(os.path.join(checkpoint, _OPTIMIZER_NAME), map_location="cpu", weights_only=True)
+        load_full_optimizer_state_dict(self.model, _inner_optimizer(self.optimizer), state)
+        self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, _SCHEDULER_NAME), weights_only=True))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:
@@ -111,7 +183,19 @@ class PlumeTrainer(SentenceTransformerTrainer):
             if isinstance(module, Module):
                 classes[f"{type(module).__module__}.{type(module).__qualname__}"] = type(module)
                 classes[class_reference(type(module))] = type(module)
-        loaded = model.__class__._load_with_module_classes(
+        model_class = next(cls for cls in type(model).__mro__ if not issubclass(cls, FSDPModule))
+        loaded = model_class._load_with_module_classes(
             checkpoint_path, classes, trust_remote_code=model.trust_remote_code
         )
-        model.load_state_dict(loaded.state_dict())
+        if self.fsdp_sharded:
+            load_full_state_dict(model, loaded.state_dict())
+        else:
+            model.load_state_dict(loaded.state_dict())
+
+
+_OPTIMIZER_NAME, _SCHEDULER_NAME = "optimizer.pt", "scheduler.pt"
+
+
+def _inner_optimizer(optimizer: Any) -> torch.optim.Optimizer:
+    """The torch optimizer inside accelerate's wrapper."""
+    return getattr(optimizer, "optimizer", optimizer)
