@@ -13,7 +13,8 @@ the Qwen-VL backbone and its processor, and replaces its preprocessing and forwa
   ``c(x)`` (state at ``<disc_emb>``), ``z(0)`` (state at ``<bot>``) and each row's next position.
 
 ``profile="official"`` reproduces the input side of the authors' released code: a blank 28x28 white image in front
-of every text-only item and the item's text stripped of surrounding whitespace.
+of every text-only item, the item's text stripped of surrounding whitespace, and every image resized with PIL as
+qwen-vl-utils resizes it before the processor (:mod:`smart_resize`; the processor then does not resize).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from transformers.video_utils import VideoMetadata
 
 from .errors import PlumeInputError, PlumeInputTypeError
 from .input_positions import InputPositions
-from .media import MediaOptions, ParsedInput, describe, parse_input
+from .media import MediaOptions, ParsedInput, describe, normalise_image, parse_input
 from .plume_prompt import DISC_EMB, PLUME_TOKENS, check_user_text, render_prompt
+from .smart_resize import SmartResize
 from .source_export import copy_module_sources
 from .text_budget import TextBudget
 
@@ -111,7 +113,11 @@ class PlumeInput(Transformer):
         self.url_timeout = url_timeout
         image_processor = self.processor.image_processor
         factor = image_processor.patch_size * image_processor.merge_size
-        self.media_options = MediaOptions(num_frames, factor, max_aspect_ratio, frame_list_fps, url_timeout)
+        resize = None
+        if profile == "official":  # the authors' PIL resizing, within the same pixel bounds as the processor's
+            bounds = image_processor.size
+            resize = SmartResize(factor, min_pixels or bounds["shortest_edge"], max_pixels or bounds["longest_edge"])
+        self.media_options = MediaOptions(num_frames, factor, max_aspect_ratio, frame_list_fps, url_timeout, resize)
         self.__dict__["input_positions"] = InputPositions()  # plain attribute: not part of the module tree
         self.text_budget = TextBudget(self.tokenizer)
 
@@ -162,6 +168,8 @@ class PlumeInput(Transformer):
                 size = dict(processor.size)
                 size.update({k: v for k, v in (("shortest_edge", low), ("longest_edge", high)) if v is not None})
                 target["size"] = size
+        if self.media_options.image_resize is not None:  # images already on the processor's grid
+            images_kwargs["do_resize"] = False
         return {"images_kwargs": images_kwargs, "videos_kwargs": videos_kwargs}
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -210,7 +218,8 @@ class PlumeInput(Transformer):
         if self.profile == "official":
             parsed.text = parsed.text.strip()
             if not parsed.images and not parsed.videos:
-                parsed.images = [Image.new("RGB", (BLANK_IMAGE_SIZE, BLANK_IMAGE_SIZE), (255, 255, 255))]
+                blank = Image.new("RGB", (BLANK_IMAGE_SIZE, BLANK_IMAGE_SIZE), (255, 255, 255))
+                parsed.images = [normalise_image(blank, self.media_options)]
         return parsed
 
     def _process(self, parsed: list[ParsedInput], prompt: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Done-when a: a converted checkpoint of every layout variant encodes mixed batches exactly like the authors'
-procedure (``official_reference``, one item at a time), to 1e-4 in float32."""
+procedure (``official_reference``, one item at a time), to 1e-6 in float32, images of any size included (issue 17)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ ITEMS = [
     ("", picture(56, 84, 1)),
     ("  what is left of the cup? \n", picture(84, 56, 2)),
     ("The chart shows sales growing every year.", None),
+    ("", picture(97, 61, 3)),  # noisy, sides not multiples of 28: resized with PIL's bicubic filter
+    ("a wide one", picture(250, 130, 4)),
+    ("", picture(20, 13, 5)),  # below the minimum pixels: scaled up to it
 ]
-"""Images sized in multiples of 28 inside the pixel bounds: the authors resize others with PIL (bicubic), plume-st
-with transformers 5's torchvision processor, which differs by ~6e-4 (docs/official.md, "Known difference")."""
 
 
 def as_input(text: str, image: Image.Image | None):
@@ -52,11 +53,10 @@ def test_converted_model_equals_the_authors_procedure(layout, tmp_path, tiny_bas
     out = convert_official(source, tmp_path / "converted", dtype="float32", base_processor=str(tiny_base))
     if not LAYOUTS[layout].preprocessor:
         assert "has no preprocessor_config.json: using the image and video processor of" in caplog.text
-        reference_source = tmp_path / "official"
-        (reference_source / "preprocessor_config.json").write_text(
-            json.dumps({**json.loads((tiny_base / "processor_config.json").read_text())["image_processor"],
-                        "processor_class": "Qwen2VLProcessor"})
-        )
+        base = json.loads((tiny_base / "processor_config.json").read_text())["image_processor"]
+        pixels = {"shortest_edge": 784, "longest_edge": 2_359_296}  # the authors' evaluation's bounds
+        config = {**base, "size": pixels, "processor_class": "Qwen2VLProcessor"}
+        (tmp_path / "official" / "preprocessor_config.json").write_text(json.dumps(config))
     model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
     profile = (model[0].profile, model[1].position_scheme, model[1].continuation_max_tokens)
     assert profile == ("official", "official", 4096)
@@ -67,7 +67,7 @@ def test_converted_model_equals_the_authors_procedure(layout, tmp_path, tiny_bas
     for row, (text, image) in enumerate(ITEMS):
         expected, decoded = reference(text, image)
         assert decoded == ([word, gen_emb] if LAYOUTS[layout].continuation == "second_gen_emb" else [])
-        torch.testing.assert_close(encoded[row], expected, atol=1e-4, rtol=0)
+        torch.testing.assert_close(encoded[row], expected, atol=1e-6, rtol=0)
     assert (encoded[0] - encoded[3]).abs().max() > 1e-3  # the items' embeddings differ: the test can tell them apart
 
 
@@ -89,3 +89,20 @@ def test_blank_image_becomes_four_image_tokens(tmp_path):
     assert features["image_grid_thw"].tolist() == [[1, 4, 4]]  # 56x56 pixels: 4x4 patches of 14, 2x2 merged
     image_token = model[0].causal_lm.config.image_token_id
     assert int((features["input_ids"] == image_token).sum()) == 4
+
+
+def test_images_are_resized_as_the_authors_resize_them(tmp_path):
+    """The pixels the backbone sees equal the authors' (qwen-vl-utils' PIL resize, then their processor) exactly."""
+    from transformers import AutoProcessor
+
+    from convert.official_reference import qwen_vl_utils_resize
+
+    source = write_tiny_official(tmp_path / "official")
+    folder = convert_official(source, tmp_path / "converted")
+    model = SentenceTransformer(str(folder), trust_remote_code=True, device="cpu")
+    processor = AutoProcessor.from_pretrained(source)
+    for image in (picture(97, 61, 3), picture(250, 130, 4), picture(20, 13, 5), picture(2000, 1500, 6)):
+        expected = processor.image_processor(images=[qwen_vl_utils_resize(image)], return_tensors="pt")
+        features = model[0].preprocess([image])
+        assert features["image_grid_thw"].tolist() == expected["image_grid_thw"].tolist()
+        torch.testing.assert_close(features["pixel_values"], expected["pixel_values"], atol=1e-6, rtol=0)
