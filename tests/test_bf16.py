@@ -205,3 +205,24 @@ def test_eval_dtype_reaches_the_model(bf16_folder, tmp_path):
     assert "[float32; " in model_id  # the fingerprint names the loaded model's dtype
     bad = CliRunner().invoke(app, arguments + ["--dtype", "half"])
     assert bad.exit_code != 0 and "dtype must be one of" in bad.output
+
+
+def test_train_dtype_reaches_the_model(tmp_path):
+    import typer
+
+    from plume_st.training import cli
+
+    app = typer.Typer()
+    cli.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps typer from collapsing the app into `train`
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "model: {backbone: tiny, latent_steps: 2, num_frames: 2, dtype: float32}\n"
+        "data: {synthetic: {num_records: 8, seed: 0}}\n"
+        "training: {output_dir: unused, per_device_train_batch_size: 4, save_strategy: 'no', report_to: []}\n"
+    )
+    arguments = ["train", str(config), "--output-dir", str(tmp_path / "run"), "--max-steps", "1"]
+    outcome = CliRunner().invoke(app, arguments + ["--dtype", "bfloat16", "--attn-implementation", "eager"])
+    assert outcome.exit_code == 0, outcome.output
+    trained = SentenceTransformer(str(tmp_path / "run" / "final"), trust_remote_code=True, device="cpu")
+    assert {param.dtype for param in trained.parameters()} == {torch.bfloat16}  # the config said float32

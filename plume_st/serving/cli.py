@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from plume_st.precision import ATTN_HELP, DTYPE_HELP
+
 if TYPE_CHECKING:
     from plume_st.serving.media_policy import MediaPolicy
 
@@ -42,14 +44,21 @@ def serve_command(
     ),
     max_reasoning_tokens: int = typer.Option(512, help="Longest rationale in explicit reasoning."),
     max_latent_steps: int = typer.Option(16, help="Largest latent_steps a request may ask for."),
+    dtype: str = typer.Option("auto", help=DTYPE_HELP),
+    attn_implementation: str | None = typer.Option(None, help=ATTN_HELP),
 ) -> None:
     """Serve POST /v1/embeddings (OpenAI / vLLM schema) with dynamic batching on Ray Serve, until interrupted.
 
     By default only inline (data:) media are read; see docs/serving.md, "Security", before exposing the server.
     """
+    from plume_st.precision import model_kwargs_for
     from plume_st.serving.request import ServeLimits
     from plume_st.serving.server import serve_model
 
+    try:
+        model_kwargs = model_kwargs_for(dtype, attn_implementation)  # auto: decided for this machine's devices
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--dtype") from error
     typer.echo(f"serving {model} at http://{host}:{port}/v1/embeddings")
     serve_model(
         model,
@@ -73,6 +82,7 @@ def serve_command(
         ),
         policy=media_policy(allowed_local_media_path, allowed_media_domains, max_media_bytes, fetch_timeout),
         api_key=api_key or None,
+        model_kwargs=model_kwargs,
     )
 
 
@@ -93,6 +103,7 @@ def embed_corpus_command(
     manifest: Path = typer.Argument(..., exists=True, help="Parquet or JSONL manifest: id, text, image, video."),
     out: Path = typer.Option(..., help="Output folder (parquet: id, embedding, error)."),
     batch_size: int = typer.Option(32, help="Rows per encode call."),
+    rows_per_file: int = typer.Option(1000, help="Rows per output file (the progress a resumed job keeps)."),
     workers: int = typer.Option(1, help="Model workers (Ray actors)."),
     gpus_per_worker: float = typer.Option(0, help="GPUs per worker."),
     address: str | None = typer.Option(None, help="Ray cluster address; default: a local Ray (on loopback)."),
@@ -102,14 +113,18 @@ def embed_corpus_command(
     allowed_media_domains: str | None = typer.Option(
         None, help="Comma-separated hosts whose http(s) URLs the manifest may name (default: none)."
     ),
+    dtype: str = typer.Option("auto", help=DTYPE_HELP),
+    attn_implementation: str | None = typer.Option(None, help=ATTN_HELP),
 ) -> None:
     """Embed a corpus manifest with Ray Data; bad rows get an error entry, and their count is printed.
 
     The manifest's local paths are read (its owner wrote it); URLs only from --allowed-media-domains.
     """
+    from plume_st.precision import model_kwargs_for
     from plume_st.serving.corpus import embed_corpus
 
     try:
+        model_kwargs = model_kwargs_for(dtype, attn_implementation, "cuda" if gpus_per_worker else "cpu")
         embed_corpus(
             model,
             str(manifest),
@@ -120,6 +135,8 @@ def embed_corpus_command(
             address=address,
             mode=mode or "error",
             allowed_media_domains=domain_list(allowed_media_domains),
+            model_kwargs=model_kwargs,
+            rows_per_file=rows_per_file,
         )
     except (FileExistsError, ValueError) as error:
         typer.echo(f"Error: {error}", err=True)

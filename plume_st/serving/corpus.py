@@ -67,6 +67,7 @@ class CorpusEmbedder:
         device: Its device (``None``: CUDA when the worker has a GPU).
         encode_settings: ``(input_type, prompt, reasoning, latent_steps)``, as in a server request.
         allowed_media_domains: Hosts whose URLs the manifest may name.
+        model_kwargs: Passed to the backbone's ``from_pretrained`` (``dtype``, ``attn_implementation``).
     """
 
     def __init__(
@@ -75,10 +76,13 @@ class CorpusEmbedder:
         device: str | None = None,
         encode_settings: tuple = (),
         allowed_media_domains: tuple[str, ...] = (),
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model_name_or_path, trust_remote_code=True, device=device)
+        self.model = SentenceTransformer(
+            model_name_or_path, trust_remote_code=True, device=device, model_kwargs=model_kwargs
+        )
         self.settings = tuple(encode_settings) or (None, None, None, None)
         self.policy = MediaPolicy(allowed_local_media_path=os.sep, allowed_media_domains=allowed_media_domains)
         self.limits = ServeLimits()
@@ -166,6 +170,8 @@ def embed_corpus(
     encode_settings: tuple = (),
     mode: str = "error",
     allowed_media_domains: tuple[str, ...] = (),
+    model_kwargs: dict[str, Any] | None = None,
+    rows_per_file: int = 1000,
 ) -> int:
     """Embed every row of ``manifest`` into the parquet folder ``out``; returns (and prints) the number of bad rows.
 
@@ -181,6 +187,8 @@ def embed_corpus(
         encode_settings: ``(input_type, prompt, reasoning, latent_steps)``.
         mode: What to do when ``out`` is not empty: ``"error"``, ``"overwrite"`` or ``"resume"``.
         allowed_media_domains: Hosts whose URLs the manifest may name.
+        model_kwargs: Passed to every worker's ``from_pretrained`` (``dtype``, ``attn_implementation``).
+        rows_per_file: Rows per output file (the unit of progress a resumed job keeps).
 
     Raises:
         FileExistsError: ``out`` is not empty and ``mode`` is ``"error"`` (or it holds other files).
@@ -201,17 +209,22 @@ def embed_corpus(
         raise ValueError(f"manifest {path!r} has no 'id' column (columns: {dataset.columns()})")
     if len(done):
         dataset = dataset.map_batches(_drop_done, fn_kwargs={"done": done}, batch_format="pyarrow")
+    dataset = dataset.repartition(target_num_rows_per_block=rows_per_file)  # results stream back file by file
     embedded = dataset.map_batches(
         CorpusEmbedder,
         fn_constructor_args=(model_name_or_path,),
-        fn_constructor_kwargs={"encode_settings": encode_settings, "allowed_media_domains": allowed_media_domains},
+        fn_constructor_kwargs={
+            "encode_settings": encode_settings,
+            "allowed_media_domains": allowed_media_domains,
+            "model_kwargs": model_kwargs,
+        },
         batch_size=batch_size,
         concurrency=concurrency,
         num_gpus=num_gpus,
         batch_format="pyarrow",
     )
     run = uuid.uuid4().hex[:8]
-    for number, block in enumerate(embedded.iter_batches(batch_format="pyarrow", batch_size=None)):
+    for number, block in enumerate(embedded.iter_batches(batch_format="pyarrow", batch_size=rows_per_file)):
         if block.num_rows:
             _write_part(block, folder, f"{PART_PREFIX}{run}-{number:05d}.parquet")
     written = pq.read_table([str(part) for part in folder.glob(f"{PART_PREFIX}*.parquet")], columns=["id", "error"])

@@ -117,6 +117,8 @@ class PlumeEmbeddingServer:
         api_key: Key every route but ``/health`` requires as ``Authorization: Bearer KEY`` (``None``: no key).
         device: Device of the model (``None``: CUDA when the replica has a GPU).
         preparation_workers: Threads that read and decode the media of requests (a bounded pool).
+        model_kwargs: Passed to the backbone's ``from_pretrained`` (``dtype``, ``attn_implementation``:
+            :func:`plume_st.precision.model_kwargs_for`).
     """
 
     def __init__(
@@ -130,11 +132,14 @@ class PlumeEmbeddingServer:
         api_key: str | None = None,
         device: str | None = None,
         preparation_workers: int = 4,
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from PIL import Image
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model_name_or_path, trust_remote_code=True, device=device)
+        self.model = SentenceTransformer(
+            model_name_or_path, trust_remote_code=True, device=device, model_kwargs=model_kwargs
+        )
         self.served_name = served_name
         self.limits = limits or ServeLimits()
         self.policy = policy or MediaPolicy()
@@ -248,8 +253,12 @@ def build_app(
     limits: ServeLimits | None = None,
     policy: MediaPolicy | None = None,
     api_key: str | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> Any:
-    """The Ray Serve application: ``replicas`` replicas (default: one per GPU, else one), one GPU each when present."""
+    """The Ray Serve application: ``replicas`` replicas (default: one per GPU, else one), one GPU each when present.
+
+    ``model_kwargs`` (``dtype``, ``attn_implementation``) go to every replica's ``from_pretrained``.
+    """
     import ray
     import torch
 
@@ -260,7 +269,8 @@ def build_app(
         ray_actor_options=options,
         max_ongoing_requests=8 * max_batch_size,  # Ray's default (5) would cap a batch at 5 items
     )
-    return deployment.bind(model_name_or_path, served_name, max_batch_size, batch_wait_ms, limits, policy, api_key)
+    arguments = (model_name_or_path, served_name, max_batch_size, batch_wait_ms, limits, policy, api_key)
+    return deployment.bind(*arguments, model_kwargs=model_kwargs)
 
 
 def serve_model(
