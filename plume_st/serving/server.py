@@ -137,6 +137,9 @@ class PlumeEmbeddingServer:
         from PIL import Image
         from sentence_transformers import SentenceTransformer
 
+        from .ray_cluster import keep_replica_on_loopback
+
+        keep_replica_on_loopback()
         self.model = SentenceTransformer(
             model_name_or_path, trust_remote_code=True, device=device, model_kwargs=model_kwargs
         )

@@ -4,7 +4,6 @@ position tracker between calls, and a batch whose items raise (each fails alone)
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -159,4 +158,3 @@ def test_a_batch_exception_fails_only_the_items_that_caused_it(model):
     good = [outcome.embedding for index, outcome in enumerate(outcomes) if index not in (7, 16)]
     assert all(problem is None for index, problem in enumerate(problems) if index not in (7, 16))
     np.testing.assert_allclose(np.stack(good), model.encode(texts), atol=1e-5)
-    assert os.environ.get("RAY_ADDRESS") is None

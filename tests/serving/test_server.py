@@ -75,7 +75,7 @@ def servers(folder, media_root):
         folder,
         max_batch_size=16,
         batch_wait_ms=50,
-        limits=ServeLimits(allow_explicit_reasoning=True, max_reasoning_tokens=4),
+        limits=ServeLimits(allow_explicit_reasoning=True, max_reasoning_tokens=4, max_request_bytes=2**20),
         policy=MediaPolicy(str(media_root), ("127.0.0.1",), max_media_bytes=CAP, fetch_timeout_s=3.0),
     )
     serve.run(open_app, name="open", route_prefix="/open")
@@ -265,6 +265,14 @@ def test_malformed_requests_get_short_4xx_bodies_and_explicit_reasoning_needs_th
     refused = _post(servers, {"input": "think", "reasoning": "explicit"})
     assert refused.status_code == 400 and "--allow-explicit-reasoning" in refused.json()["detail"]
     assert _post(servers, {"input": "think", "reasoning": "explicit"}, "/open").status_code == 200
+    big = json.dumps({"input": ["x" * 2**20]}).encode()
+    declared = servers.post("/open/v1/embeddings", content=big)  # Content-Length over the limit
+    streamed = servers.post("/open/v1/embeddings", content=(big[i : i + 65536] for i in range(0, len(big), 65536)))
+    for response in (declared, streamed):
+        assert (
+            response.status_code == 413
+            and response.json()["detail"] == "the request body is over the limit of 1048576 bytes"
+        )
     too_many = _post(servers, {"input": "think", "latent_steps": 17})
     assert too_many.status_code == 400 and "--max-latent-steps" in too_many.json()["detail"]
 
