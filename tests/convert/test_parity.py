@@ -27,6 +27,8 @@ ITEMS = [
     ("", picture(56, 84, 1)),
     ("  what is left of the cup? \n", picture(84, 56, 2)),
     ("The chart shows sales growing every year.", None),
+]
+RESIZED = [
     ("", picture(97, 61, 3)),  # noisy, sides not multiples of 28: resized with PIL's bicubic filter
     ("a wide one", picture(250, 130, 4)),
     ("", picture(20, 13, 5)),  # below the minimum pixels: scaled up to it
@@ -60,11 +62,12 @@ def test_converted_model_equals_the_authors_procedure(layout, tmp_path, tiny_bas
     model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
     profile = (model[0].profile, model[1].position_scheme, model[1].continuation_max_tokens)
     assert profile == ("official", "official", 4096)
+    items = ITEMS + RESIZED
     with torch.no_grad():
-        encoded = model.encode([as_input(*item) for item in ITEMS], batch_size=len(ITEMS), convert_to_tensor=True)
+        encoded = model.encode([as_input(*item) for item in items], batch_size=len(items), convert_to_tensor=True)
     reference = OfficialReference(source)
     word, gen_emb = reference.processor.tokenizer.convert_tokens_to_ids([CONTINUATION_WORD, "<gen_emb>"])
-    for row, (text, image) in enumerate(ITEMS):
+    for row, (text, image) in enumerate(items):
         expected, decoded = reference(text, image)
         assert decoded == ([word, gen_emb] if LAYOUTS[layout].continuation == "second_gen_emb" else [])
         torch.testing.assert_close(encoded[row], expected, atol=1e-6, rtol=0)
