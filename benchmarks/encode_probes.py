@@ -7,7 +7,8 @@ Both act from outside the modules, so they hold however the rollout is structure
 * :func:`forced_rationale_length` makes ``reasoning="explicit"`` write exactly ``tokens`` rationale tokens per row
   on a random model: a forward hook on ``lm_head`` sets the ``<gen_emb>`` and ``<|im_end|>`` logits to ``-inf``, so
   greedy decoding can never end the rationale itself, and ``max_new_tokens = tokens`` makes the rollout force
-  ``<gen_emb>`` after exactly that many tokens.
+  ``<gen_emb>`` after exactly that many tokens. With ``token`` every rationale token is that one, so two models
+  (float32 and bfloat16) write the same rationale and their embeddings compare.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ class BackbonePasses:
 
 
 @contextmanager
-def forced_rationale_length(model: Any, tokens: int) -> Iterator[None]:
+def forced_rationale_length(model: Any, tokens: int, token: int | None = None) -> Iterator[None]:
     """Within the block, every row of an explicit encode writes exactly ``tokens`` rationale tokens.
 
     Args:
         model: A PLUME SentenceTransformer.
         tokens: Rationale length N (at least 1).
+        token: If given, the id every rationale token is (the argmax of ``lm_head`` is forced to it).
 
     Raises:
         ValueError: If ``tokens`` is below 1.
@@ -61,6 +63,9 @@ def forced_rationale_length(model: Any, tokens: int) -> Iterator[None]:
     ended_by = torch.tensor([input_module.token_id("<gen_emb>"), input_module.token_id("<|im_end|>")])
 
     def never_end(module: torch.nn.Module, args: Any, logits: torch.Tensor) -> torch.Tensor:
+        if token is not None:
+            forced = torch.full_like(logits, float("-inf"))
+            return forced.index_fill(-1, torch.tensor([token], device=logits.device), 0)
         return logits.index_fill(-1, ended_by.to(logits.device), float("-inf"))
 
     handle = input_module.causal_lm.lm_head.register_forward_hook(never_end)

@@ -41,11 +41,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine(device: torch.device) -> dict[str, str | int]:
-    """What the numbers were measured on: CPU, cores, torch threads, library versions and the GPU."""
+def cpu_bf16_flags() -> list[str]:
+    """The CPU's bfloat16 instruction flags in ``/proc/cpuinfo`` (``avx512_bf16``, ``amx_bf16``; Linux only)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return []
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return sorted(set(line.split(":", 1)[1].split()) & {"avx512_bf16", "amx_bf16"})
+    return []
+
+
+def machine(device: torch.device) -> dict[str, str | int | list[str]]:
+    """What the numbers were measured on: CPU (and its bfloat16 flags), cores, torch threads, library versions, GPU."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu_model(),
+        "bf16_flags": cpu_bf16_flags(),
         "cores": cores,
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -54,7 +66,7 @@ def machine(device: torch.device) -> dict[str, str | int]:
     }
 
 
-def describe_machine(info: dict[str, str | int]) -> str:
+def describe_machine(info: dict[str, str | int | list[str]]) -> str:
     """One line naming the machine."""
     gpu = "" if info["gpu"] == "none" else f", GPU {info['gpu']}"
     threads = f"{info['torch_threads']} torch thread" + ("" if info["torch_threads"] == 1 else "s")

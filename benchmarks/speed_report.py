@@ -1,8 +1,9 @@
 """The report of ``encode_modes.py``: markdown tables, the JSON file and the README block they regenerate.
 
 A README holds one block per configuration between ``<!-- speed:KEY:begin -->`` and ``<!-- speed:KEY:end -->``
-(``KEY`` such as ``small-cpu``, ``mid-cpu``, ``2b-cuda``); ``--readme`` replaces the text between the two markers
-with a fresh run's tables and leaves the rest of the file as it is. A JSON file written on another machine (the GPU
+(``KEY`` such as ``small-cpu``, ``mid-cpu``, ``2b-cuda``, and ``mid-cpu-dtypes`` for the float32-vs-bfloat16 table of
+``--compare-dtypes``); ``--readme`` replaces the text between the two markers with a fresh run's tables and leaves
+the rest of the file as it is. A JSON file written on another machine (the GPU
 check) regenerates its block here::
 
     python benchmarks/speed_report.py gpu_2b.json --readme README.md
@@ -68,6 +69,20 @@ class Ratio:
         if self.target is None:
             return ""
         return f"{self.target[0]} {self.target[1]:g}x " + ("(met)" if self.met else "(**not met**)")
+
+
+def replace_block(path: Path, key: str, text: str) -> None:
+    """Replace the README's ``speed:KEY`` block by ``text``.
+
+    Raises:
+        ValueError: If the README has no block ``key``.
+    """
+    begin, end = f"<!-- speed:{key}:begin -->", f"<!-- speed:{key}:end -->"
+    content = path.read_text()
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.DOTALL)
+    if not pattern.search(content):
+        raise ValueError(f"{path} has no block {begin} ... {end} to regenerate")
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", content, count=1))
 
 
 @dataclass
@@ -140,12 +155,72 @@ class SpeedReport:
         Raises:
             ValueError: If the README has no block for this configuration.
         """
-        begin, end = f"<!-- speed:{self.key}:begin -->", f"<!-- speed:{self.key}:end -->"
-        text = path.read_text()
-        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.DOTALL)
-        if not pattern.search(text):
-            raise ValueError(f"{path} has no block {begin} ... {end} to regenerate")
-        path.write_text(pattern.sub(lambda _: f"{begin}\n{self.markdown()}\n{end}", text, count=1))
+        replace_block(path, self.key, self.markdown())
+
+
+@dataclass
+class DtypeRow:
+    """One mode at one batch size encoded in float32 and in a lower precision, on the same items."""
+
+    mode: str
+    batch_size: int
+    items: int
+    float32_per_item: float
+    low_per_item: float
+    min_cosine: float
+
+    @property
+    def speedup(self) -> float:
+        return self.float32_per_item / self.low_per_item
+
+
+@dataclass
+class DtypeComparison:
+    """What ``encode_modes.py --compare-dtypes`` measured: every mode and batch size in float32 and in ``dtype``."""
+
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    dtype: str
+    rows: list[DtypeRow]
+
+    @property
+    def key(self) -> str:
+        return f"{self.config['size']}-{self.config['device'].split(':')[0]}-dtypes"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "kind": "dtypes", "rows": [{**asdict(r), "speedup": r.speedup} for r in self.rows]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DtypeComparison:
+        rows = [DtypeRow(**{k: v for k, v in row.items() if k != "speedup"}) for row in data["rows"]]
+        return cls(data["config"], data["machine"], data["dtype"], rows)
+
+    def markdown(self) -> str:
+        """The machine (with its bfloat16 instructions), the settings and the side-by-side table."""
+        c, m = self.config, self.machine
+        flags = ", ".join(m.get("bf16_flags") or []) or "none"
+        intro = (
+            f"Measured on {describe_machine(m)}; bfloat16 instructions: {flags}. Random Qwen2-VL `--size {c['size']}` "
+            f"({c['device']}, {c['attn']}), {c['images']} images at {c['image_size']} px, K = {c['latent_steps']}, "
+            f"explicit rationales forced to the same N = {c['explicit_tokens']} tokens at both dtypes, float32 and "
+            f"{self.dtype} runs interleaved, best of {c['repeats']}:"
+        )
+        header = ["mode", "batch", "items", "float32 s / item", f"{self.dtype} s / item", "speedup"]
+        rows = [
+            [r.mode, str(r.batch_size), str(r.items), f"{r.float32_per_item:.4f}", f"{r.low_per_item:.4f}"]
+            + [f"{r.speedup:.2f}x", f"{r.min_cosine:.5f}"]
+            for r in self.rows
+        ]
+        lines = [textwrap.fill(intro, width=119, break_on_hyphens=False), ""]
+        return "\n".join(lines + table(header + ["smallest cosine to float32"], rows))
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    def write_readme(self, path: Path) -> None:
+        """Replace the README's ``SIZE-DEVICE-dtypes`` block by the fresh table."""
+        replace_block(path, self.key, self.markdown())
 
 
 def main() -> None:
@@ -153,7 +228,8 @@ def main() -> None:
     parser.add_argument("result", type=Path, help="a JSON file written by encode_modes.py --out")
     parser.add_argument("--readme", type=Path, default=None, help="regenerate this README's block of the result")
     args = parser.parse_args()
-    report = SpeedReport.from_json(json.loads(args.result.read_text()))
+    data = json.loads(args.result.read_text())
+    report = DtypeComparison.from_json(data) if data.get("kind") == "dtypes" else SpeedReport.from_json(data)
     print(report.markdown())
     if args.readme:
         report.write_readme(args.readme)
