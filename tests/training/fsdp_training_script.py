@@ -3,7 +3,9 @@
 On the tiny backbone folder ``backbone`` (written before the process group exists: transformers writes a folder's
 config on rank 0 only once it does):
 
-* ``full`` / ``lora``: 5 SGD steps through the five stages (full fine-tuning / LoRA), saved to ``{name}/final``;
+* ``full``: 5 SGD steps through the five stages, saved to ``full/final``; ``lora``: LoRA, 3 steps through stages
+  (0, 0.5, 1); ``cached``: GradCache (``loss.grad_cache``, mini-batches of 2 rows), 3 steps; ``bf16``: bf16 autocast
+  over fp32 weights, 3 steps;
 * ``adamw``: 4 AdamW steps (stages 0, 0, 1, 1) with a checkpoint at step 3; ``interrupted``: the same run stopped
   after that checkpoint; ``resumed``: resumed from it (its step 4 uses the restored Adam moments).
 
@@ -58,6 +60,22 @@ def fsdp_config(out_dir: str, backbone: str, lora: bool = False, optim: str = "s
     }
 
 
+VARIANTS = ("full", "lora", "cached", "bf16")
+
+
+def variant_config(name: str, out_dir: str, backbone: str) -> dict[str, Any]:
+    """The configuration of ``full``, ``lora``, ``cached`` or ``bf16`` (3 steps, stages 0, 0.5, 1 but ``full``)."""
+    config = fsdp_config(out_dir, backbone, lora=name == "lora")
+    if name != "full":
+        config["curriculum"] = {"ratios": [0.0, 0.5, 1.0]}
+        config["training"]["max_steps"] = 3
+    if name == "cached":
+        config["loss"] = {"grad_cache": True, "mini_batch_size": 2}
+    if name == "bf16":
+        config["training"]["bf16"] = True
+    return config
+
+
 def adamw_config(out_dir: str, backbone: str) -> dict[str, Any]:
     """4 AdamW steps, stages (0, 0, 1, 1), a checkpoint at step 3."""
     config = fsdp_config(out_dir, backbone, optim="adamw_torch")
@@ -91,8 +109,14 @@ def run(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 def main(out_dir: str, backbone: str) -> None:
     torch.set_num_threads(1)
     report: dict[str, Any] = {"world": int(os.environ["WORLD_SIZE"])}
-    report["full"] = run(fsdp_config(f"{out_dir}/full", backbone))
-    report["lora"] = run(fsdp_config(f"{out_dir}/lora", backbone, lora=True))
+    for name in VARIANTS:
+        report[name] = run(variant_config(name, f"{out_dir}/{name}", backbone))
+    checkpointing = variant_config("full", f"{out_dir}/checkpointing", backbone)
+    checkpointing["training"]["gradient_checkpointing"] = True
+    try:
+        run(checkpointing)
+    except ValueError as error:
+        report["checkpointing_error"] = str(error)
     report["adamw"] = run(adamw_config(f"{out_dir}/adamw", backbone))
     report["interrupted"] = run(adamw_config(f"{out_dir}/interrupted", backbone), stop_at=3, save_final=False)
     resumed = adamw_config(f"{out_dir}/resumed", backbone)
