@@ -5,7 +5,9 @@ Builds a PLUME model on a random Qwen2-VL backbone of a chosen size, encodes the
 own request from ``--clients`` concurrent clients. Prints items/s of both, the served / offline ratio (the goal is
 at least 0.8) and the server's batch count (fewer batches than requests: requests were batched together). With
 ``--dtypes float32,bfloat16`` it measures both in the same run, one after the other on the same texts (the offline
-model and every replica loaded with ``model_kwargs={"dtype": ...}``).
+model and every replica loaded with ``model_kwargs={"dtype": ...}``). Served vectors must equal ``encode``'s to 1e-4 in
+float32; in bfloat16 the server's batches, made of other rows than the offline ones, round differently, and the
+smallest cosine between the two (at least 0.999) is printed.
 
     python benchmarks/serving_throughput.py --size small --items 128 --batch-size 16 --clients 32
     python benchmarks/serving_throughput.py --size small --dtypes float32,bfloat16
@@ -62,6 +64,7 @@ def main() -> None:
         f"server, {args.clients} concurrent single-item requests (items/s)",
         "served / offline",
         "server batches",
+        "smallest cosine served / offline",
     ]
     print(f"| {' | '.join(header)} |\n|{'---|' * len(header)}")
     for dtype in dtypes:
@@ -72,10 +75,14 @@ def main() -> None:
         )
         serve.run(app, route_prefix="/")
         served_rate, served, batches = served_encode(port, texts, args.clients)
-        assert np.abs(np.array(served) - offline).max() < 1e-4, f"{dtype}: served vectors differ from encode"
+        served = np.array(served)
+        if dtype == "float32":
+            assert np.abs(served - offline).max() < 1e-4, "float32: served vectors differ from encode"
+        cosine = float((served * offline).sum(axis=1).min())  # batches differ: bfloat16 rounds them differently
+        assert cosine >= 0.999, f"{dtype}: served vectors differ from encode (cosine {cosine:.5f})"
         print(
             f"| {dtype} | {offline_rate:.2f} | {served_rate:.2f} | {served_rate / offline_rate:.2f}x "
-            f"| {batches} for {args.items} requests |"
+            f"| {batches} for {args.items} requests | {cosine:.5f} |"
         )
     serve.shutdown()
     ray.shutdown()

@@ -1,8 +1,9 @@
 """Issue 22: ``--dtype`` reaches the model of ``plume-st serve`` and ``plume-st embed-corpus``.
 
 Each command runs in its own session on a float32 folder with ``--dtype bfloat16``; its vectors equal the bfloat16
-model's ``encode`` and are farther from the float32 model's than that. Every wait is bounded; every process it
-started is ended by id.
+model's ``encode`` and are farther from the float32 model's than that. One item per batch everywhere (single-item
+requests sent one after the other, ``--batch-size 1``): a bfloat16 batch of other rows would round differently.
+Every wait is bounded; every process it started is ended by id.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ def folder(plume_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def expected(folder):
-    """``encode`` of TEXTS by the folder loaded in float32 and in bfloat16."""
+    """``encode`` of TEXTS, one at a time, by the folder loaded in float32 and in bfloat16."""
     return {
         dtype: SentenceTransformer(folder, trust_remote_code=True, device="cpu", model_kwargs={"dtype": dtype}).encode(
-            TEXTS
+            TEXTS, batch_size=1
         )
         for dtype in (torch.float32, torch.bfloat16)
     }
@@ -64,19 +65,22 @@ def test_serve_dtype_reaches_the_model(folder, expected, tmp_path):
                 time.sleep(1)
             else:
                 pytest.fail("the server did not start in 300 s")
-            response = client.post("/v1/embeddings", json={"input": TEXTS})
-            assert response.status_code == 200, response.text
-            vectors = np.array([row["embedding"] for row in response.json()["data"]])
+            vectors = []
+            for text in TEXTS:
+                response = client.post("/v1/embeddings", json={"input": text})
+                assert response.status_code == 200, response.text
+                vectors.append(response.json()["data"][0]["embedding"])
     finally:
         end(server)
-    assert_bf16_vectors(vectors, expected)
+    assert_bf16_vectors(np.array(vectors), expected)
 
 
 def test_embed_corpus_dtype_reaches_the_model(folder, expected, tmp_path):
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({"id": f"r{i}", "text": text}) + "\n" for i, text in enumerate(TEXTS)))
     out = tmp_path / "out"
-    job = start(["embed-corpus", folder, str(manifest), "--out", str(out), "--dtype", "bfloat16"], tmp_path / "log")
+    arguments = ["embed-corpus", folder, str(manifest), "--out", str(out), "--batch-size", "1"]
+    job = start(arguments + ["--dtype", "bfloat16"], tmp_path / "log")
     try:
         assert job.wait(timeout=300) == 0, (tmp_path / "log").read_text()[-3000:]
     finally:
