@@ -30,7 +30,10 @@ def serve_command(
     max_video_frames: int = typer.Option(10_000, help="Frames per video (from its container, before decoding)."),
     max_request_bytes: int = typer.Option(64 * 1024 * 1024, help="Bytes of a request body."),
     allowed_local_media_path: Path | None = typer.Option(
-        None, help="Folder whose files requests may name (default: no local file is read)."
+        None,
+        exists=True,
+        file_okay=False,
+        help="Folder whose files requests may name (default: no local file is read).",
     ),
     allowed_media_domains: str | None = typer.Option(
         None, help="Comma-separated hosts whose http(s) URLs may be fetched (default: no URL is fetched)."

@@ -100,6 +100,8 @@ class CorpusEmbedder:
                 ready[index] = prepare_row(row, self.policy, self.limits, self.num_frames)
             except PlumeInputError as error:
                 problems[index] = short_problem(error.problem)
+            except (ValueError, TypeError, OSError):  # not foreseen: the row's fault, told without details
+                problems[index] = "could not read this row"
         outcomes = encode_jobs(self.model, [Job(item, self.settings) for item in ready.values()])
         vectors = np.zeros((len(rows), self.dimension), np.float32)
         for index, outcome in zip(ready, outcomes):

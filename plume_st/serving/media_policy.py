@@ -83,6 +83,8 @@ def _read_local(path: str, kind: str, policy: MediaPolicy) -> bytes:
         raise PlumeInputError(
             f"local {kind} files are not allowed on this server (it must be started with --allowed-local-media-path)"
         )
+    if "\x00" in path:
+        raise PlumeInputError(f"could not read the local {kind} file")
     root = os.path.realpath(policy.allowed_local_media_path)
     resolved = os.path.realpath(os.path.join(root, path))  # an absolute path replaces root
     if os.path.commonpath([root, resolved]) != root:

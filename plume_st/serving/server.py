@@ -198,6 +198,8 @@ class PlumeEmbeddingServer:
                 prepared.append(prepare_item(item, self.limits, self.policy, self.num_frames, deadline))
             except PlumeInputError as error:
                 raise HTTPException(400, f"item {index}: {short_problem(error.problem)}") from None
+            except (ValueError, TypeError, OSError):  # not foreseen: the item's fault, told without details
+                raise HTTPException(400, f"item {index}: could not read this item") from None
         return prepared
 
     @app.post("/v1/embeddings")
