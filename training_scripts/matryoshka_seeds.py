@@ -1,8 +1,8 @@
 """Matryoshka training on the synthetic set: hit@1 per embedding size, with and without ``matryoshka_dims``.
 
 For each seed, trains a tiny PLUME model (hidden size 64) twice, once with ``loss.matryoshka_dims`` and once without,
-and prints held-out image -> caption hit@1 at 64, 32, 16 and 8 dimensions (four fresh images per class against the
-18 captions, :func:`~plume_st.training.demo_training.hit_at_1_by_dim`) as one JSON line per run.
+and prints held-out image -> caption hit@1 at 64, 32, 16, 8, 4 and 2 dimensions (four fresh images per class against
+the 18 captions, :func:`~plume_st.training.demo_training.hit_at_1_by_dim`) as one JSON line per run.
 
 The demo's run (72 steps through the five curriculum stages, K = 0 ... 8)::
 
@@ -27,7 +27,7 @@ import torch
 from plume_st.training.demo_training import hit_at_1_by_dim
 from plume_st.training.run import train_from_config
 
-DIMS = [64, 32, 16, 8]
+DIMS = [64, 32, 16, 8, 4, 2]
 
 
 def config_for(folder: Path, seed: int, dims: list[int] | None, args: argparse.Namespace) -> dict[str, Any]:

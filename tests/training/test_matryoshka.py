@@ -164,3 +164,43 @@ def test_the_model_records_its_dims(tiny_backbone):
     assert matryoshka_dims(model) is None
     PlumeLoss(model, matryoshka_dims=[16, 32])
     assert matryoshka_dims(model) == [64, 32, 16]
+
+
+def train_linear_embedder(seed: int, dims: list[int] | None) -> dict[int, float]:
+    """A 64 -> 64 linear embedder of noisy class centres trained with :func:`info_nce` (with or without Matryoshka
+    ``dims``); held-out hit@1 against the 32 centres at 64, 16, 8 and 4 dimensions."""
+    generator = torch.Generator().manual_seed(seed)
+    classes, size, noise = 32, 64, 0.8
+    centres = torch.randn(classes, size, generator=generator)
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(size, size)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-2)
+    for _ in range(120):
+        labels = torch.randperm(classes, generator=generator)[:16]
+        queries = centres[labels] + noise * torch.randn(16, size, generator=generator)
+        documents = centres[labels] + noise * torch.randn(16, size, generator=generator)
+        loss = info_nce(layer(queries), layer(documents), 0.05, dims=dims)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    labels = torch.arange(classes).repeat(4)
+    with torch.no_grad():
+        queries = layer(centres[labels] + noise * torch.randn(len(labels), size, generator=generator))
+        documents = layer(centres)
+    hits = {}
+    for dim in (64, 16, 8, 4):
+        scores = torch.nn.functional.normalize(queries[:, :dim], dim=-1) @ torch.nn.functional.normalize(
+            documents[:, :dim], dim=-1
+        ).T
+        hits[dim] = (scores.argmax(dim=1) == labels).float().mean().item()
+    return hits
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_objective_moves_retrieval_into_the_prefixes(seed):
+    """The Matryoshka InfoNCE makes short prefixes retrieve better than plain InfoNCE does, at no cost at full size
+    (seeds 0-4: +15 to +24 points at 4 dimensions, +7 to +10 at 8, hit@1 1.0 at 64 for both)."""
+    matryoshka, plain = train_linear_embedder(seed, [64, 16, 8, 4]), train_linear_embedder(seed, None)
+    assert matryoshka[64] == plain[64] == 1.0
+    assert matryoshka[4] >= plain[4] + 0.12, (matryoshka, plain)
+    assert matryoshka[8] >= plain[8] + 0.05, (matryoshka, plain)
