@@ -137,6 +137,8 @@ class PlumeEmbeddingServer:
         from PIL import Image
         from sentence_transformers import SentenceTransformer
 
+        from plume_st.model import matryoshka_dims
+
         from .ray_cluster import keep_replica_on_loopback
 
         keep_replica_on_loopback()
@@ -148,6 +150,7 @@ class PlumeEmbeddingServer:
         self.policy = policy or MediaPolicy()
         self.api_key = api_key
         self.dimension = self.model.get_embedding_dimension()
+        self.matryoshka_dims = matryoshka_dims(self.model)  # the prefix sizes it was trained for, or None
         self.normalize = any(getattr(module, "normalize", False) is True for module in self.model)
         self.num_frames = getattr(self.model[0], "num_frames", 8)
         for module in self.model:  # cap the rationale of explicit reasoning
@@ -236,7 +239,8 @@ class PlumeEmbeddingServer:
     @app.get("/v1/models")
     async def models(self, http_request: Request) -> dict[str, Any]:
         self._authorize(http_request)
-        return {"object": "list", "data": [{"id": self.served_name, "object": "model", "owned_by": "plume-st"}]}
+        entry = {"id": self.served_name, "object": "model", "owned_by": "plume-st", "dimensions": self.dimension}
+        return {"object": "list", "data": [{**entry, "matryoshka_dimensions": self.matryoshka_dims}]}
 
     @app.get("/health")
     async def health(self) -> dict[str, str]:
