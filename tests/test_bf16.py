@@ -20,6 +20,7 @@ from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
 
 import plume_st
+from plume_st.modules.plume_prompt import render_prompt
 from plume_st.precision import cpu_has_native_bf16, model_kwargs_for, resolve_dtype
 
 MIN_COSINE = 0.999
@@ -130,7 +131,7 @@ def test_truncation_in_bf16(models):
     model.max_seq_length = reference.max_seq_length = 120
     try:
         cut = _encode(model, [text], prompt="Find: ")
-        skeleton = len(tokenizer(plume_st.modules.plume_prompt.render_prompt("Find: "))["input_ids"])
+        skeleton = len(tokenizer(render_prompt("Find: "), add_special_tokens=False)["input_ids"])
         ids = tokenizer(text, add_special_tokens=False)["input_ids"][: 120 - skeleton]
         by_hand = _encode(model, [tokenizer.decode(ids)], prompt="Find: ")
         full = _encode(reference, [text], prompt="Find: ")
