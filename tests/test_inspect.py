@@ -152,7 +152,7 @@ def test_bad_input_is_refused(model):
     with pytest.raises(ValueError, match=r"no LatentRollout module \(its modules: PlumeInput, PlumePooling\)"):
         find_latent_rollout(without_rollout)
     with pytest.raises(ValueError, match=r"Input 1 .*does not exist"):
-        trajectory(model, ["a", "/no/such/photo.png"], latent_steps=1, show_progress_bar=False)
+        trajectory(model, ["a", {"image": "/no/such/photo.png"}], latent_steps=1, show_progress_bar=False)
     for argument, problem in [
         ("photo.png", "names a media file that does not exist"),
         ("{not json", "is not valid JSON"),
