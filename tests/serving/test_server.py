@@ -11,6 +11,8 @@ import json
 import time
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from drawing import draw_frames, draw_image
 from PIL import Image
@@ -287,3 +289,20 @@ def test_concurrent_requests_share_batches(servers, model):
     after = servers.get("/stats").json()
     np.testing.assert_allclose(np.stack([_vectors(r)[0] for r in responses]), model.encode(texts), atol=1e-5)
     assert after["items"] - before["items"] == 32 and after["batches"] - before["batches"] < 32
+
+
+def test_corpus_overwrite_gives_one_copy_that_ray_data_reads(servers, folder, model, tmp_path):
+    from plume_st.serving.corpus import embed_corpus
+
+    texts = [f"document {i}" for i in range(6)]
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps({"id": i, "text": text}) + "\n" for i, text in enumerate(texts)))
+    out = tmp_path / "out"
+    out.mkdir()
+    pq.write_table(pa.table({"id": [99]}), out / "part-earlier-00000.parquet")  # an earlier job's file
+    with pytest.raises(FileExistsError, match="--mode resume"):
+        embed_corpus(folder, str(manifest), str(out))
+    assert embed_corpus(folder, str(manifest), str(out), batch_size=4, mode="overwrite") == 0
+    frame = ray.data.read_parquet(str(out)).to_pandas().sort_values("id")
+    assert frame["id"].tolist() == list(range(6)) and frame["error"].isna().all()
+    np.testing.assert_allclose(np.stack(frame["embedding"].to_numpy()), model.encode(texts), atol=1e-5)
