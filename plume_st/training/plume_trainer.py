@@ -25,6 +25,8 @@ import os
 from typing import Any
 
 import torch
+from accelerate import PartialState
+from accelerate.utils import DistributedType
 from sentence_transformers import SentenceTransformerTrainer
 from sentence_transformers.base.modules import Module
 from torch.distributed.fsdp import FSDPModule
@@ -128,10 +130,16 @@ class PlumeTrainer(SentenceTransformerTrainer):
             )
         shard_plume_model(self.model)
         self.fsdp_sharded = True
-        # Sentence-transformers' trainer then neither wraps the model in DDP nor moves it; accelerate's own FSDP
-        # wrapping (GPU) is replaced by PLUME's plan.
+        # Sentence-transformers' trainer then neither wraps the model in DDP nor moves it.
         self.is_distributed_loading_by_transformers = True
         self.is_fsdp_enabled = False
+        if self.accelerator.distributed_type == DistributedType.FSDP:
+            # On GPUs accelerate's FSDP2 preparation would shard again and prepares the optimizer only together
+            # with the model: over the model PLUME sharded, accelerate runs as multi-device data parallelism, the
+            # path the CPU tests run (there accelerate never leaves MULTI_CPU).
+            device = self.args.device.type
+            multi = DistributedType.MULTI_GPU if device == "cuda" else DistributedType(f"MULTI_{device.upper()}")
+            self.accelerator.state.distributed_type = PartialState._shared_state["distributed_type"] = multi
 
     @contextlib.contextmanager
     def _defer_fsdp_gradient_reduction(self):

@@ -5,7 +5,8 @@ config on rank 0 only once it does):
 
 * ``full``: 5 SGD steps through the five stages, saved to ``full/final``; ``lora``: LoRA, 3 steps through stages
   (0, 0.5, 1); ``cached``: GradCache (``loss.grad_cache``, mini-batches of 2 rows), 3 steps; ``bf16``: bf16 autocast
-  over fp32 weights, 3 steps;
+  over fp32 weights, 3 steps; ``tied``: on ``tied_backbone`` (the input embedding shared with the LM head, as in
+  Qwen2-VL-2B: one FSDP unit for both), 3 steps;
 * ``adamw``: 4 AdamW steps (stages 0, 0, 1, 1) with a checkpoint at step 3; ``interrupted``: the same run stopped
   after that checkpoint; ``resumed``: resumed from it (its step 4 uses the restored Adam moments).
 
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -60,11 +63,21 @@ def fsdp_config(out_dir: str, backbone: str, lora: bool = False, optim: str = "s
     }
 
 
-VARIANTS = ("full", "lora", "cached", "bf16")
+VARIANTS = ("full", "lora", "cached", "bf16", "tied")
+
+
+def tie_embeddings(backbone: str, out_dir: str) -> str:
+    """A copy of a tiny backbone folder whose LM head shares the input embedding's weight."""
+    shutil.copytree(backbone, out_dir)
+    path = Path(out_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf8"))
+    config["tie_word_embeddings"] = config.setdefault("text_config", {})["tie_word_embeddings"] = True
+    path.write_text(json.dumps(config), encoding="utf8")
+    return out_dir
 
 
 def variant_config(name: str, out_dir: str, backbone: str) -> dict[str, Any]:
-    """The configuration of ``full``, ``lora``, ``cached`` or ``bf16`` (3 steps, stages 0, 0.5, 1 but ``full``)."""
+    """The configuration of a variant (3 steps through stages 0, 0.5, 1; ``full``: 5 steps, 5 stages)."""
     config = fsdp_config(out_dir, backbone, lora=name == "lora")
     if name != "full":
         config["curriculum"] = {"ratios": [0.0, 0.5, 1.0]}
@@ -106,11 +119,12 @@ def run(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return {"logs": logs, "shard_sizes": callback.sizes, "sharded": result.trainer.fsdp_sharded}
 
 
-def main(out_dir: str, backbone: str) -> None:
+def main(out_dir: str, backbone: str, tied_backbone: str) -> None:
     torch.set_num_threads(1)
     report: dict[str, Any] = {"world": int(os.environ["WORLD_SIZE"])}
     for name in VARIANTS:
-        report[name] = run(variant_config(name, f"{out_dir}/{name}", backbone))
+        variant_backbone = tied_backbone if name == "tied" else backbone
+        report[name] = run(variant_config(name, f"{out_dir}/{name}", variant_backbone))
     checkpointing = variant_config("full", f"{out_dir}/checkpointing", backbone)
     checkpointing["training"]["gradient_checkpointing"] = True
     try:

@@ -36,7 +36,7 @@ import plume_st
 from plume_st.training.run import train_from_config
 
 from .conftest import torchrun_two_ranks
-from .fsdp_training_script import VARIANTS, variant_config
+from .fsdp_training_script import VARIANTS, tie_embeddings, variant_config
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -53,11 +53,13 @@ def single_process_config(name: str, out_dir: str, backbone: str) -> dict:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("fsdp")
     backbone = str(plume_st.build_tiny_backbone(root / "backbone"))
-    torchrun_two_ranks("fsdp_training_script.py", str(root / "ranks"), backbone, timeout=500)
+    tied = tie_embeddings(backbone, str(root / "tied-backbone"))
+    torchrun_two_ranks("fsdp_training_script.py", str(root / "ranks"), backbone, tied, timeout=500)
     ranks = [json.loads((root / "ranks" / f"rank{rank}.json").read_text()) for rank in range(2)]
     single = {}
     for name in VARIANTS:
-        result = train_from_config(single_process_config(name, str(root / f"single-{name}"), backbone))
+        variant_backbone = tied if name == "tied" else backbone
+        result = train_from_config(single_process_config(name, str(root / f"single-{name}"), variant_backbone))
         single[name] = {
             "logs": [entry for entry in result.trainer.state.log_history if "loss" in entry],
             "folder": result.output_dir,
@@ -86,6 +88,7 @@ def max_difference(left: dict[str, torch.Tensor], right: dict[str, torch.Tensor]
         ("lora", [0, 1, 2], 1e-4, 1e-5),
         ("cached", [0, 1, 2], 1e-4, 1e-5),  # GradCache: mini-batches re-run in backward, reduce-scattered each time
         ("bf16", [0, 1, 2], 1e-3, 1e-3),
+        ("tied", [0, 1, 2], 1e-4, 1e-5),  # embedding and LM head share one weight: one FSDP unit for both
     ],
 )
 def test_two_fsdp_ranks_equal_one_process(runs, name, stages, loss_tolerance, weight_tolerance):
@@ -99,6 +102,8 @@ def test_two_fsdp_ranks_equal_one_process(runs, name, stages, loss_tolerance, we
     # The saved folders hold the gathered full weights; after the run they equal the single process's.
     fsdp_weights, single_weights = weights(runs["root"] / name / "final"), weights(runs["single"][name]["folder"])
     assert len(fsdp_weights) > 0
+    if name == "tied":  # saved tied, as the single process saves it
+        assert not any("lm_head" in key for key in fsdp_weights)
     assert max_difference(fsdp_weights, single_weights) < weight_tolerance
 
 
