@@ -16,7 +16,8 @@ _EXPORTS = {
     "ServeLimits": "plume_st.serving.request",
     "build_app": "plume_st.serving.server",
     "embed_corpus": "plume_st.serving.corpus",
-    "encode_jobs": "plume_st.serving.server",
+    "MediaPolicy": "plume_st.serving.media_policy",
+    "encode_jobs": "plume_st.serving.jobs",
     "serve_model": "plume_st.serving.server",
 }
 
