@@ -139,13 +139,15 @@ def train_from_config(
     work_dir = _WorkDir(output_dir)  # a tiny backbone, a synthetic set: written per process, only when asked for
     if model is None:
         model = build_model(config["model"], work_dir)
-    finetune = config["finetune"]
-    prepare_finetuning(model, finetune.get("mode", "full"), finetune.get("freeze_vision", True),
-                       finetune.get("lora"), base_dir=output_dir / "plume-base")  # fmt: skip
     curriculum_config = dict(config["curriculum"])
     # reset_optimizer: clear Adam's moments at each stage switch (the paper's recipe; default on).
     reset_optimizer = bool(curriculum_config.pop("reset_optimizer", True))
     curriculum = CurriculumSchedule(num_segments=model[1].latent_steps, **curriculum_config)
+    # Before a LoRA run saves its base folder: the loss records its Matryoshka dims in the backbone's config.
+    loss = build_loss(model, config["loss"], curriculum)
+    finetune = config["finetune"]
+    prepare_finetuning(model, finetune.get("mode", "full"), finetune.get("freeze_vision", True),
+                       finetune.get("lora"), base_dir=output_dir / "plume-base")  # fmt: skip
     if training.get("bf16") == "auto":
         training["bf16"] = best_dtype() == torch.bfloat16
     training.setdefault("report_to", [])
@@ -157,7 +159,7 @@ def train_from_config(
         args,
         train_dataset=build_dataset(config["data"], work_dir),
         curriculum=curriculum,
-        loss=build_loss(model, config["loss"], curriculum),
+        loss=loss,
         reset_optimizer=reset_optimizer,
         callbacks=callbacks,
     )
