@@ -88,6 +88,10 @@ class PlumeLoss(nn.Module):
             match the sizes.
     """
 
+    matryoshka_dims: tuple[int, ...] | None = None
+    """The trained sizes, largest (full) first; ``None``: the full vectors only."""
+    matryoshka_weights: tuple[float, ...] | None = None
+
     def __init__(
         self,
         model: Any,
@@ -116,8 +120,6 @@ class PlumeLoss(nn.Module):
         if mixed_precision is not None and mixed_precision not in _AUTOCAST_DTYPES:
             raise ValueError(f"mixed_precision must be 'bf16', 'fp16' or None, got {mixed_precision!r}")
         self.mixed_precision = mixed_precision
-        self.matryoshka_dims: tuple[int, ...] | None = None
-        self.matryoshka_weights: tuple[float, ...] | None = None
         if matryoshka_dims is not None:
             full = unwrap_model(model)[1].hidden_size
             resolved = resolve_matryoshka(matryoshka_dims, matryoshka_weights, full)
