@@ -39,8 +39,14 @@ def config_for(folder: Path, seed: int, dims: list[int] | None, args: argparse.N
     return {
         "model": {**model, "seed": seed, "expert_dropout": 0.0},
         "curriculum": curriculum,
-        "data": {"synthetic": {"num_records": args.num_records, "seed": seed, "folder": str(folder / "data"),
-                               "kinds": args.kinds}},  # fmt: skip
+        "data": {
+            "synthetic": {
+                "num_records": args.num_records,
+                "seed": seed,
+                "folder": str(folder / "data"),
+                "kinds": args.kinds,
+            }
+        },  # fmt: skip
         "finetune": {"freeze_vision": not args.train_vision},
         "loss": {"matryoshka_dims": dims, "matryoshka_weights": args.matryoshka_weights if dims else None},
         "training": {

@@ -189,9 +189,10 @@ def train_linear_embedder(seed: int, dims: list[int] | None) -> dict[int, float]
         documents = layer(centres)
     hits = {}
     for dim in (64, 16, 8, 4):
-        scores = torch.nn.functional.normalize(queries[:, :dim], dim=-1) @ torch.nn.functional.normalize(
-            documents[:, :dim], dim=-1
-        ).T
+        scores = (
+            torch.nn.functional.normalize(queries[:, :dim], dim=-1)
+            @ torch.nn.functional.normalize(documents[:, :dim], dim=-1).T
+        )
         hits[dim] = (scores.argmax(dim=1) == labels).float().mean().item()
     return hits
 

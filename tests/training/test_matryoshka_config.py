@@ -18,8 +18,12 @@ def test_a_configured_run_trains_and_saves_its_dims(tmp_path, mode):
         "data": {"synthetic": {"num_records": 12, "seed": 0}},
         "curriculum": {"ratios": [0.5, 1.0]},
         "finetune": {"mode": mode, "lora": {"r": 4, "alpha": 8}},
-        "loss": {"matryoshka_dims": [16, 32], "matryoshka_weights": [0.5, 0.5], "grad_cache": True,
-                 "mini_batch_size": 3},  # fmt: skip
+        "loss": {
+            "matryoshka_dims": [16, 32],
+            "matryoshka_weights": [0.5, 0.5],
+            "grad_cache": True,
+            "mini_batch_size": 3,
+        },  # fmt: skip
         "training": {
             "output_dir": str(tmp_path),
             "max_steps": 2,

@@ -7,10 +7,9 @@ for every column of the batch at the current curriculum stage, then combines
   over every supervised token of every column;
 * ``gen_infonce``: bidirectional InfoNCE between the queries' and the positives' ``<gen_emb>`` states (extra
   columns are hard negatives for the query -> document direction);
-* ``anchor_infonce``: the same on the ``<disc_emb>`` anchors;
-
-  with ``matryoshka_dims`` both InfoNCE terms are the weighted sums of that loss on the full vectors and on each
-  truncated, renormalised prefix, from the same training forward (Matryoshka representation learning);
+* ``anchor_infonce``: the same on the ``<disc_emb>`` anchors (with ``matryoshka_dims`` each InfoNCE term is the
+  weighted sum of that loss on the full vectors and on every truncated, renormalised prefix, all from the one
+  training forward: Matryoshka representation learning);
 * ``balance``: the router balance loss over every row and latent step of every column.
 
 It returns the weighted parts as a dict, so sentence-transformers' trainer logs each part and sums them.
@@ -217,8 +216,11 @@ class PlumeLoss(nn.Module):
             "curriculum_ratios": list(curriculum.ratios),
             "curriculum_stage_fractions": list(curriculum.stage_fractions),
             "num_segments": curriculum.num_segments,
-            **({"matryoshka_dims": list(self.matryoshka_dims)} if self.matryoshka_dims else {}),
-            **({"matryoshka_weights": list(self.matryoshka_weights)} if self.matryoshka_weights else {}),
+            **(
+                {"matryoshka_dims": list(self.matryoshka_dims), "matryoshka_weights": list(self.matryoshka_weights)}
+                if self.matryoshka_dims
+                else {}
+            ),
         }
 
     @property
