@@ -46,7 +46,7 @@ def config_for(folder: Path, seed: int, dims: list[int] | None, args: argparse.N
                 "folder": str(folder / "data"),
                 "kinds": args.kinds,
             }
-        },  # fmt: skip
+        },
         "finetune": {"freeze_vision": not args.train_vision},
         "loss": {"matryoshka_dims": dims, "matryoshka_weights": args.matryoshka_weights if dims else None},
         "training": {

@@ -23,7 +23,7 @@ def test_a_configured_run_trains_and_saves_its_dims(tmp_path, mode):
             "matryoshka_weights": [0.5, 0.5],
             "grad_cache": True,
             "mini_batch_size": 3,
-        },  # fmt: skip
+        },
         "training": {
             "output_dir": str(tmp_path),
             "max_steps": 2,
