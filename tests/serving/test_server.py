@@ -32,6 +32,8 @@ ray = pytest.importorskip("ray")
 httpx = pytest.importorskip("httpx")
 from ray import serve  # noqa: E402
 
+import plume_st  # noqa: E402
+from plume_st.model import set_matryoshka_dims  # noqa: E402
 from plume_st.serving.media_policy import MediaPolicy  # noqa: E402
 from plume_st.serving.request import ServeLimits  # noqa: E402
 from plume_st.serving.server import build_app  # noqa: E402
@@ -44,6 +46,16 @@ CAP = 16 * 2**20
 def folder(plume_model, tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "plume"
     plume_model("qwen2_vl").save_pretrained(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def matryoshka_folder(tiny_backbone, tmp_path_factory):
+    """A model that records the Matryoshka dims it was trained for (built apart: the shared model stays as it is)."""
+    model = plume_st.build_plume_model(str(tiny_backbone("qwen2_vl")), latent_steps=1, device="cpu")
+    set_matryoshka_dims(model, [16, 64, 32])
+    path = tmp_path_factory.mktemp("serve") / "mrl"
+    model.save_pretrained(str(path))
     return str(path)
 
 
@@ -66,7 +78,7 @@ def media_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def servers(folder, media_root):
+def servers(folder, matryoshka_folder, media_root):
     from plume_st.serving.ray_cluster import start_ray
 
     start_ray(num_cpus=4, log_to_driver=False)
@@ -81,6 +93,7 @@ def servers(folder, media_root):
         policy=MediaPolicy(str(media_root), ("127.0.0.1",), max_media_bytes=CAP, fetch_timeout_s=3.0),
     )
     serve.run(open_app, name="open", route_prefix="/open")
+    serve.run(build_app(matryoshka_folder, served_name="mrl"), name="mrl", route_prefix="/mrl")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT) as client:
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/open/health").json() == {"status": "ok"}
@@ -306,3 +319,14 @@ def test_corpus_overwrite_gives_one_copy_that_ray_data_reads(servers, folder, mo
     frame = ray.data.read_parquet(str(out)).to_pandas().sort_values("id")
     assert frame["id"].tolist() == list(range(6)) and frame["error"].isna().all()
     np.testing.assert_allclose(np.stack(frame["embedding"].to_numpy()), model.encode(texts), atol=1e-5)
+
+
+def test_models_lists_the_embedding_size_and_the_matryoshka_dims(servers):
+    plain = servers.get("/v1/models").json()["data"][0]
+    trained = servers.get("/mrl/v1/models").json()["data"][0]
+    assert plain["dimensions"] == 64 and plain["matryoshka_dimensions"] is None
+    assert trained == {
+        "id": "mrl", "object": "model", "owned_by": "plume-st", "dimensions": 64, "matryoshka_dimensions": [64, 32, 16]
+    }  # fmt: skip
+    embedding = _post(servers, {"input": "a red circle", "dimensions": 16}, "/mrl").json()["data"][0]["embedding"]
+    assert len(embedding) == 16 and abs(np.linalg.norm(embedding) - 1.0) < 1e-5
