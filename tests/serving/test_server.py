@@ -81,7 +81,7 @@ def media_root(tmp_path_factory):
 def servers(folder, matryoshka_folder, media_root):
     from plume_st.serving.ray_cluster import start_ray
 
-    start_ray(num_cpus=4, log_to_driver=False)
+    start_ray(num_cpus=6, log_to_driver=False)  # three replicas, the corpus job and its reads
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app(folder, max_batch_size=16, batch_wait_ms=200), name="default", route_prefix="/")
