@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -71,3 +73,20 @@ def listening(processes: list[psutil.Process]) -> list[tuple[str, str, int]]:
         except psutil.Error:
             continue
     return sockets
+
+
+def wait_until_healthy(client: Any, server: subprocess.Popen, log: Path, seconds: int = 300) -> None:
+    """Poll ``GET /health`` once a second until it answers 200 (bounded: ``seconds`` tries); fail with the log's tail
+    if the server exits first or never answers."""
+    import httpx
+    import pytest
+
+    for _ in range(seconds):
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, log.read_text()[-3000:]
+        time.sleep(1)
+    pytest.fail(f"the server did not start in {seconds} s")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from drawing import draw_image
 from serving.media_helpers import free_port
-from serving.processes import end, is_loopback, listening, start, started_by
+from serving.processes import end, is_loopback, listening, start, started_by, wait_until_healthy
 
 pytest.importorskip("ray")
 
@@ -33,16 +33,7 @@ def test_serve_listens_on_loopback_only_and_needs_the_api_key(folder, tmp_path):
     server = start(["serve", folder, "--host", "127.0.0.1", "--port", str(port)], log, PLUME_API_KEY="s3cret-key")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):  # bounded: 300 s at most
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None, log.read_text()[-3000:]
-                time.sleep(1)
-            else:
-                pytest.fail("the server did not start in 300 s")
+            wait_until_healthy(client, server, log)
             sockets = listening(started_by(server))
             print(f"{len(started_by(server))} processes, listening sockets: {sorted({s[1] for s in sockets})}")
             assert [socket for socket in sockets if not is_loopback(socket[1])] == []

@@ -9,7 +9,6 @@ Every wait is bounded; every process it started is ended by id.
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 from serving.media_helpers import free_port
-from serving.processes import end, start
+from serving.processes import end, start, wait_until_healthy
 
 pytest.importorskip("ray")
 
@@ -55,16 +54,7 @@ def test_serve_dtype_reaches_the_model(folder, expected, tmp_path):
     server = start(["serve", folder, "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16"], log)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):  # bounded: 300 s at most
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None, log.read_text()[-3000:]
-                time.sleep(1)
-            else:
-                pytest.fail("the server did not start in 300 s")
+            wait_until_healthy(client, server, log)
             vectors = []
             for text in TEXTS:
                 response = client.post("/v1/embeddings", json={"input": text})
